@@ -1,6 +1,23 @@
-"""Errors raised by the saltant client. Names follow saltant-py; none ever carries the token."""
+"""Errors raised by the saltant client. Names follow saltant-py; none ever carries the token.
+
+``from saltant_provider.client.exceptions import BadHttpRequestError`` works like
+``from saltant.exceptions import BadHttpRequestError``; the extra classes are subclasses, so code
+catching saltant-py's three names catches everything the server side can raise.
+"""
 
 from __future__ import annotations
+
+__all__ = [
+    "AuthenticationError",
+    "BadEnvironmentError",
+    "BadHttpRequestError",
+    "InvalidRequestError",
+    "NotFoundError",
+    "SaltantConnectionError",
+    "SaltantError",
+    "UnexpectedResponseError",
+    "WaitTimeoutError",
+]
 
 
 class SaltantError(Exception):
@@ -25,6 +42,7 @@ class BadHttpRequestError(SaltantError):
         url: str | None = None,
         method: str | None = None,
         body: object = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -32,6 +50,8 @@ class BadHttpRequestError(SaltantError):
         self.url = url
         self.method = method
         self.body = body
+        #: Seconds the server asked us to wait (``Retry-After``), if it said so.
+        self.retry_after = retry_after
 
     def __str__(self) -> str:
         where = f"{self.method} {self.url}" if self.method and self.url else (self.url or "")
@@ -42,6 +62,33 @@ class BadHttpRequestError(SaltantError):
 
 class AuthenticationError(BadHttpRequestError):
     """The server refused the credentials (saltant answers 403 for a missing or bad token)."""
+
+
+class NotFoundError(BadHttpRequestError):
+    """The object asked for does not exist (HTTP 404, or no object has the name asked for)."""
+
+
+class SaltantConnectionError(BadHttpRequestError):
+    """No HTTP answer arrived: connection refused, reset, TLS failure or request timeout.
+
+    ``request_sent`` is False when the connection was never made, so the request cannot have
+    reached the server and is safe to send again even if it creates something.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        url: str | None = None,
+        method: str | None = None,
+        request_sent: bool = True,
+    ) -> None:
+        super().__init__(message, url=url, method=method)
+        self.request_sent = request_sent
+
+
+class UnexpectedResponseError(BadHttpRequestError):
+    """The server answered with success but a body this client cannot read as saltant data."""
 
 
 class InvalidRequestError(SaltantError, ValueError):

@@ -39,10 +39,16 @@ class TaskState(str, enum.Enum):
             return cls(value)
         except ValueError:
             known = ", ".join(s.value for s in cls)
-            raise ValueError(f"unknown saltant task state {value!r}; expected one of: {known}") from None
+            raise ValueError(
+                f"unknown saltant task state {value!r}; expected one of: {known}"
+            ) from None
 
 
 TERMINAL_STATES: frozenset[TaskState] = frozenset(
     {TaskState.SUCCESSFUL, TaskState.FAILED, TaskState.TERMINATED}
 )
-UNFINISHED_STATES: tuple[TaskState, ...] = (TaskState.CREATED, TaskState.PUBLISHED, TaskState.RUNNING)
+UNFINISHED_STATES: tuple[TaskState, ...] = (
+    TaskState.CREATED,
+    TaskState.PUBLISHED,
+    TaskState.RUNNING,
+)

@@ -1,0 +1,584 @@
+"""The I/O-free heart of the client, shared by the sync (requests) and async (httpx) transports.
+
+Everything here is a pure function of its inputs: URL joining and checking, the auth header,
+request specs, filter checking, reading a response into data or an error, and the retry policy
+(one predicate, one backoff computation). The transports only move bytes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import email.utils
+import json
+import math
+import random
+import re
+import uuid as uuidlib
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from saltant_provider.client.exceptions import (
+    AuthenticationError,
+    BadHttpRequestError,
+    InvalidRequestError,
+    NotFoundError,
+    SaltantConnectionError,
+    UnexpectedResponseError,
+)
+
+DEFAULT_TIMEOUT_SECONDS: float = 90
+DEFAULT_REFRESH_PERIOD: float = 5
+DEFAULT_PAGE_SIZE = 100
+DEFAULT_MAX_TRIES = 5
+
+# Where each resource lives under the API root.
+PATHS: dict[str, str] = {
+    "executable_task_instances": "executabletaskinstances/",
+    "container_task_instances": "containertaskinstances/",
+    "executable_task_types": "executabletasktypes/",
+    "container_task_types": "containertasktypes/",
+    "task_queues": "taskqueues/",
+    "task_whitelists": "taskwhitelists/",
+    "users": "users/",
+}
+
+
+# --------------------------------------------------------------------------- input checks
+def normalise_api_url(url: object) -> str:
+    """Return the API root as ``http(s)://host[:port]/.../`` with exactly one trailing slash."""
+    if not isinstance(url, str) or not url.strip():
+        raise InvalidRequestError(
+            "base_api_url must be a non-empty string such as 'https://saltant.example.org/api/'"
+        )
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise InvalidRequestError(
+            f"base_api_url {url!r} is not an http(s) URL; give the API root, "
+            "e.g. 'https://saltant.example.org/api/'"
+        )
+    if parts.query or parts.fragment:
+        raise InvalidRequestError(
+            f"base_api_url {url!r} must not have a query string or fragment; give the API root"
+        )
+    return url.rstrip("/") + "/"
+
+
+def server_root_url(api_url: str) -> str:
+    """The browser front end's root: the API root without its final ``api/``."""
+    if api_url.endswith("/api/"):
+        return api_url[: -len("api/")]
+    return api_url
+
+
+def check_token(token: object) -> str:
+    """Refuse a missing or blank token before any request; never echo the token back."""
+    if not isinstance(token, str) or not token.strip():
+        raise InvalidRequestError(
+            "auth_token is empty; pass the saltant user's API token "
+            "(or set SALTANT_AUTH_TOKEN and use Client.from_env())"
+        )
+    if any(c.isspace() for c in token.strip()):
+        raise InvalidRequestError("auth_token contains whitespace; pass the bare token key")
+    return token.strip()
+
+
+def auth_headers(token: str) -> dict[str, str]:
+    """Headers every request carries. Never logged."""
+    return {"Authorization": f"Token {token}", "Accept": "application/json"}
+
+
+def check_uuid(value: object) -> str:
+    """Return ``value`` as a canonical uuid string, or explain why it is not one."""
+    if isinstance(value, uuidlib.UUID):
+        return str(value)
+    if isinstance(value, str):
+        try:
+            return str(uuidlib.UUID(value.strip()))
+        except ValueError:
+            pass
+    raise InvalidRequestError(
+        f"{value!r} is not a task instance uuid; pass a uuid such as "
+        "'af77cca4-8a9a-4366-902b-9615a611be71' (the 'uuid' field of an instance)"
+    )
+
+
+def check_id(value: object, what: str) -> int:
+    """Return a positive integer primary key, refusing bools, floats and junk strings."""
+    if isinstance(value, bool):
+        value = None
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, int) and value > 0:
+        return value
+    raise InvalidRequestError(f"{what} must be a positive integer id, got {value!r}")
+
+
+def check_username(value: object) -> str:
+    if not isinstance(value, str) or not value.strip() or "/" in value:
+        raise InvalidRequestError(f"username must be a non-empty string without '/', got {value!r}")
+    return value.strip()
+
+
+def check_json(value: object, what: str, kind: type | tuple[type, ...] = dict) -> Any:
+    """Refuse a value of the wrong type or that cannot be sent as JSON."""
+    if not isinstance(value, kind):
+        names = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
+        raise InvalidRequestError(
+            f"{what} must be a {names}, got {type(value).__name__}: {value!r:.200}"
+        )
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidRequestError(
+            f"{what} is not JSON-serialisable ({exc}); use only dict, list, str, int, float, "
+            "bool and None values"
+        ) from None
+    return value
+
+
+def check_get_key(id: object, name: object) -> tuple[str, object]:
+    """saltant-py's ``get(id=None, name=None)`` rule: exactly one of the two."""
+    if (id is None) == (name is None):
+        raise InvalidRequestError(
+            "get() needs exactly one of id= or name= (got "
+            + ("both" if id is not None else "neither")
+            + "); e.g. get(id=3) or get(name='my-queue')"
+        )
+    if id is not None:
+        return "id", check_id(id, "id")
+    if not isinstance(name, str) or not name:
+        raise InvalidRequestError(f"name must be a non-empty string, got {name!r}")
+    return "name", name
+
+
+def _seconds(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        return None
+    return float(value)
+
+
+def check_timing(refresh_period: object, timeout: object) -> tuple[float, float | None]:
+    """Validate a wait's poll interval and optional timeout (seconds)."""
+    period = _seconds(refresh_period)
+    if period is None or not math.isfinite(period) or period < 0:
+        raise InvalidRequestError(f"refresh_period must be seconds >= 0, got {refresh_period!r}")
+    if timeout is None:
+        return period, None
+    limit = _seconds(timeout)
+    if limit is None or limit < 0:
+        raise InvalidRequestError(f"timeout must be None or seconds >= 0, got {timeout!r}")
+    return period, limit
+
+
+# --------------------------------------------------------------------------- filters
+_TEXT = ("", "__contains", "__in", "__startswith", "__endswith", "__regex")
+_IDS = ("", "__in")
+_DATES = ("", "__year", "__range", "__lt", "__lte", "__gt", "__gte")
+_BOOL = ("",)
+
+
+_LOOKUP_SUFFIX = re.compile(r"__(contains|in|startswith|endswith|regex|year|range|lt|lte|gt|gte)$")
+
+
+def _expand(spec: Mapping[str, tuple[str, ...]]) -> frozenset[str]:
+    return frozenset(field + lookup for field, lookups in spec.items() for lookup in lookups)
+
+
+_INSTANCE_FILTERS = _expand(
+    {
+        "name": _TEXT,
+        "state": _TEXT,
+        "user__username": _TEXT,
+        "task_type": _IDS,
+        "task_queue": _IDS,
+        "datetime_created": _DATES,
+        "datetime_finished": _DATES,
+    }
+)
+_TYPE_FILTERS = {
+    "name": _TEXT,
+    "description": _TEXT,
+    "user__username": _TEXT,
+    "command_to_run": _TEXT,
+    "datetime_created": _DATES,
+}
+# The server silently ignores an unknown filter and returns everything, so the client refuses
+# filters it knows the server lacks (e.g. ``uuid__in``) instead of returning a wrong answer.
+FILTERS: dict[str, frozenset[str]] = {
+    "executable_task_instances": _INSTANCE_FILTERS,
+    "container_task_instances": _INSTANCE_FILTERS,
+    "executable_task_types": _expand(_TYPE_FILTERS),
+    "container_task_types": _expand(
+        {**_TYPE_FILTERS, "container_image": _TEXT, "container_type": _TEXT}
+    ),
+    "task_queues": _expand(
+        {
+            "name": _TEXT,
+            "description": _TEXT,
+            "user__username": _TEXT,
+            "private": _BOOL,
+            "runs_executable_tasks": _BOOL,
+            "runs_docker_container_tasks": _BOOL,
+            "runs_singularity_container_tasks": _BOOL,
+            "active": _BOOL,
+        }
+    ),
+    "task_whitelists": _expand({"name": _TEXT, "description": _TEXT, "user__username": _TEXT}),
+    "users": _expand({"username": _TEXT, "email": _TEXT}),
+}
+
+
+def _filter_value(key: str, value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        return value.isoformat()
+    if isinstance(value, (int, float, str, uuidlib.UUID, dt.date)):
+        return value.isoformat() if isinstance(value, dt.date) else str(value)
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return ",".join(_filter_value(key, v) for v in value)
+    raise InvalidRequestError(
+        f"filter {key!r} has a value of type {type(value).__name__}; use str, int, bool, "
+        "datetime, or a list of those for __in / __range lookups"
+    )
+
+
+def check_filters(resource: str, filters: object) -> dict[str, str]:
+    """Turn a user's filter dict into query parameters, refusing filters saltant would ignore."""
+    if filters is None:
+        return {}
+    if not isinstance(filters, Mapping):
+        raise InvalidRequestError(
+            f"filters must be a dict such as {{'name__startswith': 'nightly'}}, "
+            f"got {type(filters).__name__}"
+        )
+    known = FILTERS[resource]
+    params: dict[str, str] = {}
+    for key, value in filters.items():
+        if not isinstance(key, str):
+            raise InvalidRequestError(f"filter names must be strings, got {key!r}")
+        if key in ("page", "page_size"):
+            continue
+        if key not in known:
+            bases = sorted(k for k in known if not _LOOKUP_SUFFIX.search(k))
+            raise InvalidRequestError(
+                f"saltant has no filter {key!r} for {resource} (the server would silently "
+                f"ignore it and return everything); filterable fields: {', '.join(bases)}"
+            )
+        if value is None:
+            continue
+        params[key] = _filter_value(key, value)
+    return params
+
+
+def check_page(page: object, page_size: object) -> tuple[int, int]:
+    for what, value in (("page", page), ("page_size", page_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise InvalidRequestError(f"{what} must be an integer >= 1, got {value!r}")
+    return page, page_size  # type: ignore[return-value]
+
+
+# --------------------------------------------------------------------------- request specs
+@dataclasses.dataclass(frozen=True)
+class RequestSpec:
+    """One HTTP request, described without sending it. Holds no credentials."""
+
+    method: str
+    url: str
+    params: tuple[tuple[str, str], ...] = ()
+    json: Any = None
+    #: Safe to send twice (GET, PUT, PATCH, terminate). A create or clone is not.
+    idempotent: bool = True
+
+    def describe(self) -> str:
+        return f"{self.method} {self.url}"
+
+
+def join(api_url: str, *parts: object) -> str:
+    """API root + path segments, each followed by ``/`` as saltant's routes expect."""
+    url = api_url
+    for part in parts:
+        text = str(part).strip("/")
+        if text:
+            url += text + "/"
+    return url
+
+
+def get_spec(api_url: str, path: str, key: object = None) -> RequestSpec:
+    return RequestSpec("GET", join(api_url, path, "" if key is None else key))
+
+
+def list_spec(
+    api_url: str, path: str, params: Mapping[str, str], page: int, page_size: int
+) -> RequestSpec:
+    query = (*params.items(), ("page", str(page)), ("page_size", str(page_size)))
+    return RequestSpec("GET", join(api_url, path), params=tuple(query))
+
+
+def write_spec(
+    api_url: str, path: str, method: str, body: Mapping[str, Any], key: object = None
+) -> RequestSpec:
+    """POST (create, not idempotent), PUT or PATCH (idempotent) with a JSON body."""
+    check_json(dict(body), "request body")
+    url = join(api_url, path, "" if key is None else key)
+    return RequestSpec(method, url, json=dict(body), idempotent=method != "POST")
+
+
+def action_spec(api_url: str, path: str, uuid: str, action: str) -> RequestSpec:
+    """POST to an instance action. Terminate may be repeated; clone creates, so it may not."""
+    return RequestSpec("POST", join(api_url, path, uuid, action), idempotent=action == "terminate")
+
+
+# --------------------------------------------------------------------------- responses
+_MAX_MESSAGE = 1000
+_LIST_REPR = re.compile(r"""^\[(['"])(.*)\1\]$""", re.DOTALL)
+_TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_H1 = re.compile(rb"<h1[^>]*>(.*?)</h1>", re.IGNORECASE | re.DOTALL)
+_TAGS = re.compile(r"<[^>]+>")
+
+
+def _clip(text: str, limit: int = _MAX_MESSAGE) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _clean_message(value: object) -> str:
+    """saltant wraps some messages in a Python list repr (``"['Queue x ...']"``): unwrap them."""
+    text = str(value)
+    match = _LIST_REPR.match(text.strip())
+    return match.group(2) if match else text
+
+
+def render_error_data(data: object, prefix: str = "") -> str:
+    """DRF error bodies as one readable line: ``task_queue: Invalid pk "2" - ...``."""
+    if isinstance(data, Mapping):
+        if not prefix and set(data) == {"detail"}:
+            return _clean_message(data["detail"])
+        parts = []
+        for key, value in data.items():
+            label = "" if key in ("non_field_errors", "detail") else f"{prefix}{key}"
+            text = render_error_data(value, f"{label}." if label else "")
+            parts.append(f"{label}: {text}" if label and not isinstance(value, Mapping) else text)
+        return "; ".join(p for p in parts if p)
+    if isinstance(data, list):
+        return " ".join(render_error_data(item, prefix) for item in data)
+    if data is None:
+        return ""
+    return _clean_message(data)
+
+
+def summarise_body(body: bytes, content_type: str = "") -> str:
+    """A short description of a non-JSON body: HTML pages by their title, text clipped."""
+    if not body.strip():
+        return "empty response body"
+    head = body[:65536]
+    if "html" in content_type.lower() or head.lstrip()[:1] == b"<":
+        title = _TITLE.search(head) or _H1.search(head)
+        label = title.group(1).decode("utf-8", "replace") if title else ""
+        label = _clip(_TAGS.sub("", label), 200)
+        return f"HTML error page ({len(body)} bytes)" + (f": {label}" if label else "")
+    return _clip(body[:2000].decode("utf-8", "replace"), 300)
+
+
+def decode_json(body: bytes) -> tuple[bool, Any]:
+    """(True, data) if the body is JSON, else (False, None)."""
+    try:
+        return True, json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return False, None
+
+
+def parse_retry_after(value: str | None, now: dt.datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date), or None."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    now = now or dt.datetime.now(dt.timezone.utc)
+    return max(0.0, (when - now).total_seconds())
+
+
+_HINTS = {
+    405: "the server refused this method here",
+    429: "the server is rate limiting; slow down",
+}
+
+
+def error_for(
+    spec: RequestSpec, status: int, headers: Mapping[str, str], body: bytes, url: str | None = None
+) -> BadHttpRequestError:
+    """The client error for a non-2xx answer, with the server's message made readable."""
+    content_type = _header(headers, "content-type")
+    is_json, data = decode_json(body)
+    if is_json and data not in (None, "", [], {}):
+        message = _clip(render_error_data(data)) or _clip(json.dumps(data))
+    else:
+        message = summarise_body(body, content_type)
+        data = None
+        if status == 405 and spec.method == "POST" and not body.strip():
+            message += (
+                " (saltant answers a POST that failed inside the server, e.g. clone or terminate"
+                " of an unknown uuid, with an empty 405)"
+            )
+    if status in _HINTS:
+        message += f" ({_HINTS[status]})"
+    cls: type[BadHttpRequestError] = BadHttpRequestError
+    if status in (401, 403):
+        cls = AuthenticationError
+        if "token" in message.lower() or "credentials" in message.lower():
+            message += " (check the saltant auth token)"
+    elif status == 404:
+        cls = NotFoundError
+    return cls(
+        message,
+        status_code=status,
+        url=url or spec.url,
+        method=spec.method,
+        body=data,
+        retry_after=parse_retry_after(_header(headers, "retry-after") or None),
+    )
+
+
+def _header(headers: Mapping[str, str], name: str) -> str:
+    for key, value in headers.items():
+        if key.lower() == name:
+            return value
+    return ""
+
+
+def handle_response(
+    spec: RequestSpec, status: int, headers: Mapping[str, str], body: bytes, url: str | None = None
+) -> Any:
+    """Return the JSON data of a 2xx answer; raise the matching client error otherwise."""
+    if not 200 <= status < 300:
+        raise error_for(spec, status, headers, body, url)
+    ok, data = decode_json(body)
+    if not ok:
+        raise UnexpectedResponseError(
+            "expected a JSON body, got " + summarise_body(body, _header(headers, "content-type")),
+            status_code=status,
+            url=url or spec.url,
+            method=spec.method,
+        )
+    return data
+
+
+# --------------------------------------------------------------------------- retry policy
+def is_retryable(exc: BaseException) -> bool:
+    """The one retryable-error predicate: no answer, 429, or any 5xx.
+
+    Whether a request may be re-sent also depends on the request (see :func:`may_retry`).
+    """
+    if isinstance(exc, SaltantConnectionError):
+        return True
+    if isinstance(exc, BadHttpRequestError):
+        status = exc.status_code
+        return status is not None and (status == 429 or 500 <= status <= 599)
+    return False
+
+
+def may_retry(spec: RequestSpec, exc: BaseException) -> bool:
+    """Idempotent requests retry on any retryable error; a create only if it was never sent."""
+    if not is_retryable(exc):
+        return False
+    if spec.idempotent:
+        return True
+    return isinstance(exc, SaltantConnectionError) and not exc.request_sent
+
+
+@dataclasses.dataclass(frozen=True)
+class RetryPolicy:
+    """How many times to try and how long to wait in between."""
+
+    max_tries: int = DEFAULT_MAX_TRIES
+    backoff_base: float = 0.5
+    backoff_max: float = 30.0
+    #: A longer ``Retry-After`` than this is capped to it (a server asking for an hour would
+    #: otherwise stall a task that has its own timeout).
+    retry_after_max: float = 120.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.max_tries, bool) or not isinstance(self.max_tries, int):
+            raise InvalidRequestError(f"max_tries must be an integer >= 1, got {self.max_tries!r}")
+        if self.max_tries < 1:
+            raise InvalidRequestError(f"max_tries must be >= 1, got {self.max_tries}")
+        for name in ("backoff_base", "backoff_max", "retry_after_max"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or value < 0 or not math.isfinite(value):
+                raise InvalidRequestError(f"{name} must be seconds >= 0, got {value!r}")
+
+    def delay(
+        self,
+        attempt: int,
+        retry_after: float | None = None,
+        rand: Callable[[], float] = random.random,
+    ) -> float:
+        """Seconds to sleep after failed try number ``attempt`` (1-based).
+
+        Exponential (base * 2**(attempt-1), capped) with "equal jitter": half fixed, half random,
+        so clients that failed together do not retry together. A server's ``Retry-After`` is a
+        floor (capped at ``retry_after_max``).
+        """
+        exp = min(self.backoff_max, self.backoff_base * (2 ** min(attempt - 1, 30)))
+        delay = exp / 2 + rand() * exp / 2
+        if retry_after is not None and retry_after > 0:
+            delay = max(delay, min(retry_after, self.retry_after_max))
+        return delay
+
+
+# --------------------------------------------------------------------------- pages
+@dataclasses.dataclass
+class Page:
+    """One page of a list: the total ``count``, the ``next`` page's URL (or None), the models."""
+
+    count: int
+    next: str | None
+    results: list[Any]
+    previous: str | None = None
+
+
+def parse_page_envelope(spec: RequestSpec, data: object) -> tuple[int, str | None, list[Any]]:
+    """Check a paginated body's shape; return (count, next, raw results)."""
+    if not isinstance(data, Mapping) or not isinstance(data.get("results"), list):
+        raise UnexpectedResponseError(
+            f"expected a page {{count, next, results}}, got {_clip(repr(data), 200)}",
+            url=spec.url,
+            method=spec.method,
+        )
+    count = data.get("count")
+    nxt = data.get("next")
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise UnexpectedResponseError(
+            f"page has no valid 'count': {count!r}", url=spec.url, method=spec.method
+        )
+    if nxt is not None and not isinstance(nxt, str):
+        raise UnexpectedResponseError(
+            f"page 'next' is not a URL: {nxt!r}", url=spec.url, method=spec.method
+        )
+    return count, nxt, list(data["results"])
+
+
+def has_next_page(page: int, page_size: int, count: int, nxt: str | None, got: int) -> bool:
+    """Whether to ask for page ``page + 1``: the server says so and the count agrees."""
+    return nxt is not None and got > 0 and page * page_size < count
+
+
+def wait_timeout_message(kind: str, uuid: str, timeout: float, last_state: object) -> str:
+    return (
+        f"{kind} {uuid} did not finish within {timeout:g} s (last state: {last_state}); "
+        "it was left running on the server. Wait longer, or terminate it yourself."
+    )
