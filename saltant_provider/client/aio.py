@@ -60,6 +60,7 @@ class AsyncTransport:
             trust_env=False,
         )
         self.policy = policy
+        self.sleep = asyncio.sleep
 
     async def send(self, spec: core.RequestSpec) -> Any:
         for attempt in range(1, self.policy.max_tries + 1):
@@ -70,7 +71,7 @@ class AsyncTransport:
                     raise
                 delay = self.policy.delay(attempt, exc.retry_after)
                 log.debug("retrying %s in %.2fs after: %s", spec.describe(), delay, exc)
-                await asyncio.sleep(delay)
+                await self.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _send_once(self, spec: core.RequestSpec, attempt: int) -> Any:

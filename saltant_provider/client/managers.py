@@ -103,6 +103,7 @@ class ModelManager(Generic[M]):
         As in saltant-py, ``page`` in ``filters`` returns just that page, and ``page_size``
         sets the page size.
         """
+        core.check_filters(self.resource, filters)
         filters = dict(filters or {})
         page_size = filters.pop("page_size", core.DEFAULT_PAGE_SIZE)
         if "page" in filters:
