@@ -314,6 +314,9 @@ class SaltantTaskTrigger(BaseTrigger):
     # --- the wait -----------------------------------------------------------------------------
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Poll until the instance finishes, the deadline passes or errors persist; one event."""
+        if self.deadline is not None and self.deadline <= time.time():
+            yield TriggerEvent(self._timeout_event(None))  # e.g. rebuilt after a long outage
+            return
         try:
             if self.shared_polling:
                 conn_id = self.saltant_conn_id
