@@ -214,11 +214,9 @@ class SaltantCreateTaskOperator(BaseOperator):
             return self._finish(context, uuid, str(instance.state))
         if self.deferrable:
             self._defer(uuid, started)
-        self._waiting = True
-        try:
-            state = self._wait(manager, uuid, started)
-        finally:
-            self._waiting = False
+        self._waiting = True  # stays True if the wait is interrupted, so on_kill terminates
+        state = self._wait(manager, uuid, started)
+        self._waiting = False
         return self._finish(context, uuid, state)
 
     def _resolve(self, hook: SaltantHook) -> tuple[int, int]:
