@@ -87,8 +87,12 @@ def test_filters_become_query_parameters() -> None:
     when = dt.datetime(2026, 1, 2, 3, 4, 5)
     params = core.check_filters(
         "executable_task_instances",
-        {"state__in": ["failed", "successful"], "task_queue": 3, "datetime_created__gte": when,
-         "name": None},
+        {
+            "state__in": ["failed", "successful"],
+            "task_queue": 3,
+            "datetime_created__gte": when,
+            "name": None,
+        },
     )
     assert params == {
         "state__in": "failed,successful",

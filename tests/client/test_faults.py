@@ -22,12 +22,22 @@ from .faultserver import DROP, FaultServer, Reply, serve
 TOKEN = "0123456789abcdef0123456789abcdef01234567"
 UUID = "af77cca4-8a9a-4366-902b-9615a611be71"
 INSTANCE = {
-    "uuid": UUID, "user": "admin", "name": "nightly", "state": "running",
-    "datetime_created": "2026-11-29T21:14:59.678829Z", "datetime_finished": None,
-    "arguments": {"msg": "hello"}, "task_queue": 1, "task_type": 4, "new_field": [1],
+    "uuid": UUID,
+    "user": "admin",
+    "name": "nightly",
+    "state": "running",
+    "datetime_created": "2026-11-29T21:14:59.678829Z",
+    "datetime_finished": None,
+    "arguments": {"msg": "hello"},
+    "task_queue": 1,
+    "task_type": 4,
+    "new_field": [1],
 }
-HTML_500 = (b"<!DOCTYPE html><html><head><title>Server Error (500)</title></head><body>"
-            + b"<p>trace</p>" * 5000 + b"</body></html>")
+HTML_500 = (
+    b"<!DOCTYPE html><html><head><title>Server Error (500)</title></head><body>"
+    + b"<p>trace</p>" * 5000
+    + b"</body></html>"
+)
 
 
 @pytest.fixture
@@ -51,8 +61,9 @@ def amake(fault: FaultServer, **kw: Any) -> AsyncClient:
 
 # ---------------------------------------------------------------- sync
 def test_get_is_retried_on_5xx_and_429_then_succeeds(fault: FaultServer) -> None:
-    fault.script(Reply(503, b""), Reply(429, {"detail": "slow"}), Reply(500, HTML_500),
-                 Reply(200, INSTANCE))
+    fault.script(
+        Reply(503, b""), Reply(429, {"detail": "slow"}), Reply(500, HTML_500), Reply(200, INSTANCE)
+    )
     inst = make(fault).executable_task_instances.get(UUID)
     assert inst.state is TaskState.RUNNING and len(fault.seen) == 4
 
@@ -107,8 +118,9 @@ def test_connection_refused_is_a_client_error() -> None:
     with FaultServer() as gone:
         url = gone.url
     with pytest.raises(SaltantConnectionError) as info:
-        Client(url, TOKEN, test_if_authenticated=False, max_tries=2,
-               backoff_base=0.001).users.get("admin")
+        Client(url, TOKEN, test_if_authenticated=False, max_tries=2, backoff_base=0.001).users.get(
+            "admin"
+        )
     assert info.value.status_code is None and not info.value.request_sent
 
 
@@ -159,8 +171,14 @@ def test_token_never_leaks(fault: FaultServer, caplog: pytest.LogCaptureFixture)
     fault.script(Reply(503, b""), Reply(400, {"name": ["bad"]}))
     with pytest.raises(BadHttpRequestError) as bad:
         client.task_queues.create("x y")
-    texts = [str(auth.value), repr(auth.value), str(bad.value), repr(client),
-             repr(client.task_queues), caplog.text]
+    texts = [
+        str(auth.value),
+        repr(auth.value),
+        str(bad.value),
+        repr(client),
+        repr(client.task_queues),
+        caplog.text,
+    ]
     assert not any(TOKEN in t for t in texts)
     assert fault.seen[0].headers["Authorization"] == f"Token {TOKEN}"
     assert "GET " in caplog.text and " -> 403 in " in caplog.text and "/api/users/" in caplog.text
