@@ -21,7 +21,6 @@ from saltant_provider.client import core
 from saltant_provider.client.exceptions import (
     BadHttpRequestError,
     NotFoundError,
-    SaltantConnectionError,
     WaitTimeoutError,
 )
 from saltant_provider.client.models import (
@@ -89,12 +88,11 @@ class AsyncTransport:
                 attempt,
                 type(exc).__name__,
             )
-            never_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
-            raise SaltantConnectionError(
-                f"{type(exc).__name__}: {exc}",
-                url=spec.url,
-                method=spec.method,
-                request_sent=not never_sent,
+            raise core.connection_error(
+                spec,
+                exc,
+                never_sent=isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)),
+                tls_failure=core.is_tls_verification_failure(exc),
             ) from None
         elapsed = time.monotonic() - start
         url = str(response.url)

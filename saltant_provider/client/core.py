@@ -14,6 +14,7 @@ import json
 import math
 import random
 import re
+import ssl
 import uuid as uuidlib
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -484,7 +485,7 @@ def is_retryable(exc: BaseException) -> bool:
     Whether a request may be re-sent also depends on the request (see :func:`may_retry`).
     """
     if isinstance(exc, SaltantConnectionError):
-        return True
+        return not exc.permanent
     if isinstance(exc, BadHttpRequestError):
         status = exc.status_code
         return status is not None and (status == 429 or 500 <= status <= 599)
@@ -575,6 +576,39 @@ def parse_page_envelope(spec: RequestSpec, data: object) -> tuple[int, str | Non
 def has_next_page(page: int, page_size: int, count: int, nxt: str | None, got: int) -> bool:
     """Whether to ask for page ``page + 1``: the server says so and the count agrees."""
     return nxt is not None and got > 0 and page * page_size < count
+
+
+def connection_error(
+    spec: RequestSpec, exc: BaseException, *, never_sent: bool, tls_failure: bool
+) -> SaltantConnectionError:
+    """The client error for a request that got no HTTP answer. Never includes headers."""
+    message = f"{type(exc).__name__}: {_clip(str(exc), 500)}"
+    if tls_failure:
+        message += (
+            " (TLS certificate verification failed: for a private CA pass verify='/path/ca.pem';"
+            " verify=False turns checking off)"
+        )
+    return SaltantConnectionError(
+        message,
+        url=spec.url,
+        method=spec.method,
+        request_sent=not never_sent,
+        permanent=tls_failure,
+    )
+
+
+def is_tls_verification_failure(exc: BaseException) -> bool:
+    """True if ``exc`` (or what caused it) is a certificate verification failure."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return True
+        if "CERTIFICATE_VERIFY_FAILED" in str(current):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def wait_timeout_message(kind: str, uuid: str, timeout: float, last_state: object) -> str:

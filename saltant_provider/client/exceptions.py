@@ -73,6 +73,7 @@ class SaltantConnectionError(BadHttpRequestError):
 
     ``request_sent`` is False when the connection was never made, so the request cannot have
     reached the server and is safe to send again even if it creates something.
+    ``permanent`` is True for failures a retry cannot fix (TLS certificate verification).
     """
 
     def __init__(
@@ -82,9 +83,11 @@ class SaltantConnectionError(BadHttpRequestError):
         url: str | None = None,
         method: str | None = None,
         request_sent: bool = True,
+        permanent: bool = False,
     ) -> None:
         super().__init__(message, url=url, method=method)
         self.request_sent = request_sent
+        self.permanent = permanent
 
 
 class UnexpectedResponseError(BadHttpRequestError):

@@ -6,12 +6,18 @@ data into models (``models``). Lists are fetched page by page; ``iter()`` yields
 
 from __future__ import annotations
 
+import builtins
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from saltant_provider.client import core
-from saltant_provider.client.exceptions import NotFoundError, WaitTimeoutError
+from saltant_provider.client.exceptions import (
+    InvalidRequestError,
+    NotFoundError,
+    UnexpectedResponseError,
+    WaitTimeoutError,
+)
 from saltant_provider.client.models import (
     BaseTaskInstance,
     BaseTaskType,
@@ -51,6 +57,40 @@ class ModelManager(Generic[M]):
     @property
     def path(self) -> str:
         return core.PATHS[self.resource]
+
+    # saltant-py's public helpers, kept so code that used them still runs.
+    @property
+    def list_url(self) -> str:
+        return self.path
+
+    @property
+    def detail_url(self) -> str:
+        return self.path + "{id}/"
+
+    def response_data_to_model_instance(self, response_data: object) -> M:
+        """A model from one object of response data (unknown fields ignored)."""
+        return self.model.from_json(response_data, self)
+
+    def response_data_to_model_instances_list(self, response_data: object) -> builtins.list[M]:
+        """Models from a page of response data (``{"results": [...]}``)."""
+        spec = core.RequestSpec("GET", core.join(self._client.base_api_url, self.path))
+        _, _, raw = core.parse_page_envelope(spec, response_data)
+        return [self.model.from_json(item, self) for item in raw]
+
+    @staticmethod
+    def validate_request_success(
+        response_text: str, request_url: str, status_code: int, expected_status_code: int
+    ) -> None:
+        """Raise the client's error if ``status_code`` is not the one expected."""
+        if status_code != expected_status_code:
+            spec = core.RequestSpec("GET", request_url)
+            if 200 <= status_code < 300:
+                raise UnexpectedResponseError(
+                    f"expected HTTP {expected_status_code}, got {status_code}",
+                    status_code=status_code,
+                    url=request_url,
+                )
+            raise core.error_for(spec, status_code, {}, response_text.encode("utf-8", "replace"))
 
     def _send(self, spec: core.RequestSpec) -> Any:
         return self._client._send(spec)
@@ -134,6 +174,14 @@ class BaseTaskInstanceManager(ModelManager[I]):
 
     kind = "task instance"
 
+    @property
+    def clone_url(self) -> str:
+        return self.path + "{id}/clone/"
+
+    @property
+    def terminate_url(self) -> str:
+        return self.path + "{id}/terminate/"
+
     def get(self, uuid: str) -> I:
         """The instance with this uuid."""
         return self._get(core.check_uuid(uuid))
@@ -153,7 +201,7 @@ class BaseTaskInstanceManager(ModelManager[I]):
             "arguments": core.check_json({} if arguments is None else arguments, "arguments"),
         }
         if not isinstance(name, str):
-            raise core.InvalidRequestError(f"name must be a string, got {name!r}")
+            raise InvalidRequestError(f"name must be a string, got {name!r}")
         return self._one(core.write_spec(self._client.base_api_url, self.path, "POST", body))
 
     def clone(self, uuid: str) -> I:

@@ -16,7 +16,6 @@ from saltant_provider.client.exceptions import (
     AuthenticationError,
     BadEnvironmentError,
     BadHttpRequestError,
-    SaltantConnectionError,
 )
 from saltant_provider.client.managers import (
     ContainerTaskInstanceManager,
@@ -70,6 +69,9 @@ class SyncTransport:
         self.session = requests.Session()
         self.session.headers.update(core.auth_headers(token))
         self.session.verify = verify
+        # Passed on every request too: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE in the
+        # environment override a session-level CA bundle, which would ignore the user's choice.
+        self.verify = verify
         self.timeout = timeout
         self.policy = policy
         self.sleep = sleep
@@ -95,6 +97,7 @@ class SyncTransport:
                 params=list(spec.params) or None,
                 json=spec.json,
                 timeout=self.timeout,
+                verify=self.verify,
                 allow_redirects=False,
             )
         except requests.RequestException as exc:
@@ -106,11 +109,11 @@ class SyncTransport:
                 attempt,
                 type(exc).__name__,
             )
-            raise SaltantConnectionError(
-                f"{type(exc).__name__}: {exc}",
-                url=spec.url,
-                method=spec.method,
-                request_sent=not _never_sent(exc),
+            raise core.connection_error(
+                spec,
+                exc,
+                never_sent=_never_sent(exc),
+                tls_failure=core.is_tls_verification_failure(exc),
             ) from None
         elapsed = time.monotonic() - start
         log.debug(
