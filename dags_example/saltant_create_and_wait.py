@@ -28,7 +28,7 @@ with DAG(
     start_date=datetime(2026, 1, 1),
     catchup=False,
     tags=["saltant", "example"],
-):
+) as dag:
     SaltantCreateTaskOperator(
         task_id="echo",
         saltant_conn_id="saltant_default",

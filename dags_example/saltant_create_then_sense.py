@@ -28,7 +28,7 @@ with DAG(
     start_date=datetime(2026, 1, 1),
     catchup=False,
     tags=["saltant", "example"],
-):
+) as dag:
     create = SaltantCreateTaskOperator(
         task_id="create",
         task_type=TASK_TYPE,

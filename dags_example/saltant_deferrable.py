@@ -28,7 +28,7 @@ with DAG(
     start_date=datetime(2026, 1, 1),
     catchup=False,
     tags=["saltant", "example"],
-):
+) as dag:
     run_deferred = SaltantCreateTaskOperator(
         task_id="run_deferred",
         task_type=TASK_TYPE,
