@@ -265,7 +265,11 @@ class AsyncClient:
 
     async def test_authentication(self) -> None:
         """Raise AuthenticationError if the server refuses the token."""
-        await self._send(core.list_spec(self.base_api_url, core.PATHS["users"], {}, 1, 1))
+        spec = core.list_spec(self.base_api_url, core.PATHS["users"], {}, 1, 1)
+        try:
+            await self._send(spec)
+        except BadHttpRequestError as exc:
+            raise core.explain_auth_check(exc, self.base_api_url) from None
 
     async def aclose(self) -> None:
         await self._transport.aclose()

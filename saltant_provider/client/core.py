@@ -611,6 +611,24 @@ def is_tls_verification_failure(exc: BaseException) -> bool:
     return False
 
 
+def explain_auth_check(exc: BadHttpRequestError, api_url: str) -> BadHttpRequestError:
+    """Reword a failed ``test_authentication()`` so the likely cause is named."""
+    if isinstance(exc, AuthenticationError):
+        message = f"Authentication invalid: {exc.message}"
+    elif isinstance(exc, NotFoundError):
+        message = f"{exc.message} (is {api_url!r} the saltant API root? It usually ends in /api/)"
+    else:
+        return exc
+    return type(exc)(
+        message,
+        status_code=exc.status_code,
+        url=exc.url,
+        method=exc.method,
+        body=exc.body,
+        retry_after=exc.retry_after,
+    )
+
+
 def wait_timeout_message(kind: str, uuid: str, timeout: float, last_state: object) -> str:
     return (
         f"{kind} {uuid} did not finish within {timeout:g} s (last state: {last_state}); "

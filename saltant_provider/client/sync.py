@@ -13,7 +13,6 @@ import urllib3.exceptions
 
 from saltant_provider.client import core
 from saltant_provider.client.exceptions import (
-    AuthenticationError,
     BadEnvironmentError,
     BadHttpRequestError,
 )
@@ -197,14 +196,8 @@ class Client:
         spec = core.list_spec(self.base_api_url, core.PATHS["users"], {}, 1, 1)
         try:
             self._send(spec)
-        except AuthenticationError as exc:
-            raise AuthenticationError(
-                f"Authentication invalid: {exc.message}",
-                status_code=exc.status_code,
-                url=exc.url,
-                method=exc.method,
-                body=exc.body,
-            ) from None
+        except BadHttpRequestError as exc:
+            raise core.explain_auth_check(exc, self.base_api_url) from None
 
     @classmethod
     def from_env(

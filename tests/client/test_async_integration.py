@@ -94,3 +94,29 @@ async def test_async_bad_token_and_concurrency(saltant_server: Any) -> None:
             *(ac.executable_task_instances.list_page(page_size=1) for _ in range(10))
         )
         assert all(isinstance(p, Page) for p in pages)
+
+
+async def test_async_path_never_blocks(
+    world: World, saltant_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No requests, no time.sleep anywhere on the async client's path."""
+    inst = world.client.executable_task_instances.create(world.echo.id, world.queue.id)
+
+    def forbidden(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("blocking call on the async path")
+
+    import time
+
+    import requests
+
+    monkeypatch.setattr(time, "sleep", forbidden)
+    monkeypatch.setattr(requests.Session, "request", forbidden)
+    async with _ac(saltant_server) as ac:
+        mgr = ac.executable_task_instances
+        await ac.test_authentication()
+        await mgr.get(inst.uuid)
+        await mgr.list_page({"name": inst.name})
+        assert [i.uuid async for i in mgr.iter({"name": inst.name})] == [inst.uuid]
+        done = await mgr.wait_until_finished(inst.uuid, refresh_period=0.05, timeout=30)
+        assert done.state is TaskState.SUCCESSFUL
+        await mgr.terminate(inst.uuid)

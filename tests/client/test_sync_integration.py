@@ -266,3 +266,9 @@ def test_front_end_url(world: World, saltant_server: Any) -> None:
         f"/containertaskinstances/{inst.uuid}/"
     )
     assert requests.get(url, timeout=10).status_code == 200
+
+
+def test_wrong_api_root_is_explained(saltant_server: Any) -> None:
+    with pytest.raises(NotFoundError, match="API root") as info:
+        Client(saltant_server.root_url, saltant_server.token)
+    assert info.value.status_code == 404
