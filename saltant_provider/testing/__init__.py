@@ -156,11 +156,14 @@ class LocalSaltantServer:
 
         threading.Thread(target=read, daemon=True, name="saltant-server-stdout").start()
         if not ready.wait(self.startup_timeout) or not found:
+            if ready.is_set():  # stdout closed: the process is exiting
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.process.wait(5)
+            code = self.process.poll()
             self.stop()
-            raise ServerStartError(
-                f"local saltant server did not start within {self.startup_timeout}s; "
-                f"stderr:\n{self.stderr()}"
-            )
+            why = (f"exited with status {code}" if code is not None
+                   else f"did not answer within {self.startup_timeout}s")
+            raise ServerStartError(f"local saltant server {why}; stderr:\n{self.stderr()}")
         self.url = found[0]
         self.root_url = self.url[: -len("api/")]
         self.port = int(self.url.rsplit(":", 1)[1].split("/")[0])

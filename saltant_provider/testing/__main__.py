@@ -114,6 +114,11 @@ def main(argv: list[str] | None = None) -> int:
     if bool(args.tls_cert) != bool(args.tls_key):
         print("error: --tls-cert and --tls-key go together", file=sys.stderr)
         return 2
+    for option in ("tls_cert", "tls_key"):
+        path = getattr(args, option)
+        if path and not os.path.isfile(path):
+            print(f"error: --{option.replace('_', '-')} {path}: no such file", file=sys.stderr)
+            return 2
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 

@@ -20,7 +20,7 @@ class Api:
     def __init__(self, base: str, token: str | None, verify: Any = True) -> None:
         self.base = base
         self.session = requests.Session()
-        self.session.verify = verify
+        self.verify = verify
         if token:
             self.session.headers["Authorization"] = f"Token {token}"
 
@@ -29,6 +29,7 @@ class Api:
 
     def request(self, method: str, path: str, **kw: Any) -> requests.Response:
         kw.setdefault("timeout", 10)
+        kw.setdefault("verify", self.verify)  # explicit: REQUESTS_CA_BUNDLE beats session.verify
         return self.session.request(method, self.url(path), **kw)
 
     def get(self, path: str, **kw: Any) -> requests.Response:
