@@ -397,3 +397,20 @@ async def test_deadline_gives_timeout_with_the_last_state() -> None:
     assert 0.1 < time.monotonic() - started < 2
     assert event.status == "timeout" and event.state == "published"
     assert "left as it is" in event.message
+
+
+async def test_two_waits_for_one_uuid_are_both_served() -> None:
+    client = FakeClient()
+    m = client.executable_task_instances
+    u = m.add()
+    async with watch(CONN, "executable", u, INTERVAL, factory_for(client)) as first:
+        async with watch(CONN, "executable", u, INTERVAL, factory_for(client)) as second:
+            p = get_poller(CONN, "executable")
+            assert p is not None and p.watch_count == 2 and p.watched_uuids == {u}
+            assert (await asyncio.wait_for(second.next(), 2)).state is TaskState.RUNNING
+            await until(lambda: p.stats.polls >= 1)
+        assert p.watch_count == 1 and not p.closed  # the other wait is still served
+        drain(first)
+        m.finish(u, TaskState.FAILED)
+        while (o := await asyncio.wait_for(first.next(), 2)).state is not TaskState.FAILED:
+            assert o.error is None
