@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
+import os
+import shutil
+import tempfile
 import uuid as uuidlib
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
@@ -16,13 +20,13 @@ import pytest
 
 from saltant_provider.client import Client
 
-
-@pytest.fixture(scope="session", autouse=True)
-def _airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Keep Airflow away from the user's ~/airflow (configuration, logs, database)."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AIRFLOW_HOME", str(tmp_path_factory.mktemp("airflow-home")))
-        yield
+# Keep Airflow away from the user's ~/airflow (configuration, logs, database). Airflow reads
+# AIRFLOW_HOME when first imported, which test modules do at collection: so set it here, before
+# them, unless the runner (scripts/test) already chose one.
+if not os.environ.get("AIRFLOW_HOME"):
+    _home = tempfile.mkdtemp(prefix="saltant-trigger-tests-airflow-")
+    os.environ["AIRFLOW_HOME"] = _home
+    atexit.register(shutil.rmtree, _home, True)
 
 
 def unique(prefix: str) -> str:
