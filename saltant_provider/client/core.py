@@ -271,9 +271,13 @@ def check_filters(resource: str, filters: object) -> dict[str, str]:
                 f"saltant has no filter {key!r} for {resource} (the server would silently "
                 f"ignore it and return everything); filterable fields: {', '.join(bases)}"
             )
-        if value is None:
-            continue
-        params[key] = _filter_value(key, value)
+        text = None if value is None else _filter_value(key, value)
+        if not text:
+            raise InvalidRequestError(
+                f"filter {key!r} is empty ({value!r}); saltant ignores empty filter values and "
+                "would return everything: drop the filter or give it a value"
+            )
+        params[key] = text
     return params
 
 

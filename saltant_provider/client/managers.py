@@ -148,7 +148,23 @@ class ModelManager(Generic[M]):
         page_size = filters.pop("page_size", core.DEFAULT_PAGE_SIZE)
         if "page" in filters:
             return self.list_page(filters, filters.pop("page"), page_size).results
-        return list(self.iter(filters, page_size=page_size))
+        # Instances are listed newest first, so one created while we page shifts the rest by
+        # one and an object can show up on two pages: keep the first sighting only.
+        seen: set[object] = set()
+        result = []
+        for item in self.iter(filters, page_size=page_size):
+            key = _identity(item)
+            if key not in seen:
+                seen.add(key)
+                result.append(item)
+        return result
+
+
+def _identity(model: Model) -> object:
+    for name in ("uuid", "id", "username"):
+        if hasattr(model, name):
+            return getattr(model, name)
+    return id(model)  # pragma: no cover
 
 
 class _ByIdOrNameMixin(ModelManager[M]):

@@ -179,7 +179,11 @@ class Client:
         self.users = UserManager(self)
 
         if test_if_authenticated:
-            self.test_authentication()
+            try:
+                self.test_authentication()
+            except BaseException:
+                self.close()
+                raise
 
     def __repr__(self) -> str:
         return f"Client(base_api_url={self.base_api_url!r})"

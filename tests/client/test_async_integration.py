@@ -72,7 +72,9 @@ async def test_async_terminate_and_timeout(world: World, saltant_server: Any) ->
 
 
 async def test_async_container_instances(world: World, saltant_server: Any) -> None:
-    inst = world.client.container_task_instances.create(world.container.id, world.queue.id)
+    inst = world.client.container_task_instances.create(
+        world.container.id, world.queue.id, name=unique("actr")
+    )
     async with _ac(saltant_server) as ac:
         mgr = ac.container_task_instances
         assert (await mgr.get(inst.uuid)).task_type == world.container.id
@@ -100,7 +102,9 @@ async def test_async_path_never_blocks(
     world: World, saltant_server: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """No requests, no time.sleep anywhere on the async client's path."""
-    inst = world.client.executable_task_instances.create(world.echo.id, world.queue.id)
+    inst = world.client.executable_task_instances.create(
+        world.echo.id, world.queue.id, name=unique("noblock")
+    )
 
     def forbidden(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("blocking call on the async path")

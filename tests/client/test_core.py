@@ -91,7 +91,6 @@ def test_filters_become_query_parameters() -> None:
             "state__in": ["failed", "successful"],
             "task_queue": 3,
             "datetime_created__gte": when,
-            "name": None,
         },
     )
     assert params == {
@@ -108,6 +107,10 @@ def test_filter_the_server_would_ignore_is_refused() -> None:
     assert "ignore" in str(info.value) and "task_queue" in str(info.value)
     with pytest.raises(InvalidRequestError, match="must be a dict"):
         core.check_filters("users", [("username", "x")])
+    empties: list[object] = ["", None, []]
+    for empty in empties:
+        with pytest.raises(InvalidRequestError, match="empty"):
+            core.check_filters("executable_task_instances", {"name": empty})
     with pytest.raises(InvalidRequestError, match="type object"):
         core.check_filters("users", {"username": object()})
 
@@ -229,3 +232,12 @@ def test_timing_checks() -> None:
     for args in [(-1, None), (0.1, -1), ("5", None), (0.1, float("nan"))]:
         with pytest.raises(InvalidRequestError):
             core.check_timing(*args)
+
+
+def test_nested_and_multiple_field_errors() -> None:
+    body = {"name": [" @/+/-/_ only"], "whitelists": {"0": ['Invalid pk "9"']}}
+    message = core.error_for(POST, 400, {}, json.dumps(body).encode()).message
+    assert message == 'name: @/+/-/_ only; whitelists.0: Invalid pk "9"'
+    assert core.error_for(POST, 400, {}, b'{"detail": "JSON parse error - x"}').message == (
+        "JSON parse error - x"
+    )

@@ -260,3 +260,17 @@ async def test_async_errors_timeouts_and_waits(fault: FaultServer) -> None:
 
 async def _no_sleep(delay: float) -> None:
     return None
+
+
+def test_list_keeps_one_copy_when_a_new_instance_shifts_the_pages(fault: FaultServer) -> None:
+    a, b, c = ({**INSTANCE, "uuid": f"00000000-0000-4000-8000-00000000000{i}"} for i in (1, 2, 3))
+    fault.script(
+        Reply(200, {"count": 3, "next": fault.url + "x/?page=2", "results": [a, b]}),
+        Reply(200, {"count": 4, "next": None, "results": [b, c]}),
+    )
+    listed = make(fault).executable_task_instances.list({"page_size": 2})
+    assert [i.uuid for i in listed] == [a["uuid"], b["uuid"], c["uuid"]]
+    assert [s.path.split("?")[1] for s in fault.seen] == [
+        "page=1&page_size=2",
+        "page=2&page_size=2",
+    ]
