@@ -287,8 +287,7 @@ class SaltantTaskTrigger(BaseTrigger):
         return self._event(
             "timeout",
             last_state,
-            f"{self._what()} had not finished by the deadline {when} ({seen}); "
-            "it was left as it is on the server",
+            f"{self._what()} had not finished by the deadline {when} ({seen})",
         )
 
     def _error_event(
