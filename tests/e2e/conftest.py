@@ -69,6 +69,7 @@ class DagResult:
     run_id: str
     state: str
     tis: dict[str, Any] = field(default_factory=dict)  # "task_id" or "task_id[i]" -> TI row
+    escaped: str | None = None  # an exception dag.test() let through (Airflow 2.11)
 
     def ti_state(self, key: str) -> str | None:
         ti = self.tis[key]
@@ -82,15 +83,19 @@ def xcom_value(dag_id: str, run_id: str, task_id: str, key: str, map_index: int 
     from airflow.utils.session import create_session
 
     try:
-        from airflow.models.xcom import XComModel as X  # Airflow 3
-    except ImportError:
-        from airflow.models.xcom import XCom as X  # Airflow 2
+        from airflow.models.xcom import XComModel  # Airflow 3
+    except ImportError:  # Airflow 2
+        from airflow.models.xcom import XCom
+
+        return XCom.get_one(
+            run_id=run_id, key=key, task_id=task_id, dag_id=dag_id, map_index=map_index
+        )
     with create_session() as session:
-        query = X.get_many(
+        query = XComModel.get_many(
             run_id=run_id, key=key, task_ids=task_id, dag_ids=dag_id, map_indexes=map_index
         )
-        row = session.scalars(query).first() if hasattr(query, "whereclause") else query.with_session(session).first()
-        return None if row is None else X.deserialize_value(row)
+        row = session.scalars(query).first()
+        return None if row is None else XComModel.deserialize_value(row)
 
 
 def _collect(dag_id: str, run_id: str, state: Any) -> DagResult:
@@ -109,6 +114,21 @@ def _collect(dag_id: str, run_id: str, state: Any) -> DagResult:
             session.expunge(ti)
             result.tis[key] = ti
     return result
+
+
+def _collect_latest(dag_id: str) -> DagResult:
+    from sqlalchemy import select
+
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        dr = session.scalars(
+            select(DagRun).where(DagRun.dag_id == dag_id).order_by(DagRun.id.desc())
+        ).first()
+        assert dr is not None, f"no run of {dag_id}"
+        run_id, state = dr.run_id, dr.state
+    return _collect(dag_id, run_id, state)
 
 
 @pytest.fixture(scope="session")
@@ -169,7 +189,15 @@ def run_dag(dags_folder: Path, saltant_conn: str) -> Iterator[Callable[..., DagR
         written.append(target)
         dag = _find_dag(_load_module(target), dag_id)
         started = time.monotonic()
-        dr = dag.test()
+        try:
+            dr = dag.test()
+        except BaseException as exc:
+            # Airflow 2.11's dag.test() lets AirflowTaskTimeout (a BaseException) escape.
+            if type(exc).__name__ != "AirflowTaskTimeout":
+                raise
+            result = _collect_latest(dag_id)
+            result.escaped = type(exc).__name__
+            return result
         took = time.monotonic() - started
         print(f"dag.test({dag_id}) took {took:.1f} s")  # noqa: T201
         return _collect(dag_id, dr.run_id, dr.state)

@@ -113,7 +113,10 @@ def test_kill_terminates_remote_instance(run_dag: Any, saltant_client: Any) -> N
         )
         """,
     )
-    assert result.ti_state("job") == "failed"
+    if result.escaped is None:
+        assert result.ti_state("job") == "failed"
+    else:  # Airflow 2.11: dag.test() re-raises the task timeout instead of recording it
+        assert result.escaped == "AirflowTaskTimeout"
     (inst,) = instances_named(saltant_client, f"op_killed.job.{result.run_id}.-1")
     assert wait_for_state(saltant_client, inst.uuid, {"terminated"}) == "terminated"
 
