@@ -17,7 +17,7 @@ from typing import Any, Generic, TypeVar
 
 import httpx
 
-from saltant_provider.client import core
+from saltant_provider.client import checks, core
 from saltant_provider.client.exceptions import (
     BadHttpRequestError,
     NotFoundError,
@@ -131,13 +131,13 @@ class AsyncTaskInstanceManager(Generic[I]):
         return self.model.from_json(await self._client._send(spec), self)
 
     async def get(self, uuid: str) -> I:
-        spec = core.get_spec(self._client.base_api_url, self.path, core.check_uuid(uuid))
+        spec = core.get_spec(self._client.base_api_url, self.path, checks.check_uuid(uuid))
         return await self._one(spec)
 
     async def terminate(self, uuid: str) -> I:
         """Ask the server to stop the instance; returns it as it is now (not yet terminated)."""
         spec = core.action_spec(
-            self._client.base_api_url, self.path, core.check_uuid(uuid), "terminate"
+            self._client.base_api_url, self.path, checks.check_uuid(uuid), "terminate"
         )
         return await self._one(spec)
 
@@ -147,8 +147,8 @@ class AsyncTaskInstanceManager(Generic[I]):
         page: int = 1,
         page_size: int = core.DEFAULT_PAGE_SIZE,
     ) -> core.Page:
-        params = core.check_filters(self.resource, filters)
-        page, page_size = core.check_page(page, page_size)
+        params = checks.check_filters(self.resource, filters)
+        page, page_size = checks.check_page(page, page_size)
         spec = core.list_spec(self._client.base_api_url, self.path, params, page, page_size)
         count, nxt, raw = core.parse_page_envelope(spec, await self._client._send(spec))
         return core.Page(count, nxt, [self.model.from_json(item, self) for item in raw])
@@ -157,8 +157,8 @@ class AsyncTaskInstanceManager(Generic[I]):
         self, filters: Mapping[str, Any] | None = None, page_size: int = core.DEFAULT_PAGE_SIZE
     ) -> AsyncIterator[I]:
         """Yield every matching instance, one page in memory at a time."""
-        params = core.check_filters(self.resource, filters)
-        _, page_size = core.check_page(1, page_size)
+        params = checks.check_filters(self.resource, filters)
+        _, page_size = checks.check_page(1, page_size)
         page = 1
         while True:
             spec = core.list_spec(self._client.base_api_url, self.path, params, page, page_size)
@@ -185,8 +185,8 @@ class AsyncTaskInstanceManager(Generic[I]):
         timeout: float | None = None,
     ) -> I:
         """Poll until terminal; after ``timeout`` s raise WaitTimeoutError (instance untouched)."""
-        uuid = core.check_uuid(uuid)
-        refresh_period, timeout = core.check_timing(refresh_period, timeout)
+        uuid = checks.check_uuid(uuid)
+        refresh_period, timeout = checks.check_timing(refresh_period, timeout)
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         while True:
@@ -206,7 +206,7 @@ class AsyncTaskInstanceManager(Generic[I]):
 
     def front_end_url(self, uuid: str) -> str:
         root = core.server_root_url(self._client.base_api_url)
-        return core.join(root, self.path, core.check_uuid(uuid))
+        return core.join(root, self.path, checks.check_uuid(uuid))
 
 
 class AsyncExecutableTaskInstanceManager(AsyncTaskInstanceManager[ExecutableTaskInstance]):

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from saltant_provider.client import core
+from saltant_provider.client import checks, core
 from saltant_provider.client.exceptions import (
     AuthenticationError,
     BadHttpRequestError,
@@ -56,36 +56,36 @@ def test_auth_header_uses_token_scheme() -> None:
 
 def test_uuid_is_canonicalised_and_junk_refused() -> None:
     u = "AF77CCA4-8A9A-4366-902B-9615A611BE71"
-    assert core.check_uuid(u) == u.lower()
+    assert checks.check_uuid(u) == u.lower()
     for bad in ["nope", "", None, 12, "af77cca4-8a9a-4366-902b"]:
         with pytest.raises(InvalidRequestError, match="uuid"):
-            core.check_uuid(bad)
+            checks.check_uuid(bad)
 
 
 def test_get_needs_exactly_one_of_id_and_name() -> None:
     with pytest.raises(InvalidRequestError, match="both"):
-        core.check_get_key(1, "x")
+        checks.check_get_key(1, "x")
     with pytest.raises(InvalidRequestError, match="neither"):
-        core.check_get_key(None, None)
-    assert core.check_get_key("3", None) == ("id", 3)
-    assert core.check_get_key(None, "q") == ("name", "q")
+        checks.check_get_key(None, None)
+    assert checks.check_get_key("3", None) == ("id", 3)
+    assert checks.check_get_key(None, "q") == ("name", "q")
     with pytest.raises(InvalidRequestError, match="positive integer"):
-        core.check_get_key(True, None)
+        checks.check_get_key(True, None)
 
 
 def test_arguments_must_be_a_json_serialisable_dict() -> None:
-    assert core.check_json({"a": [1, 2]}, "arguments") == {"a": [1, 2]}
+    assert checks.check_json({"a": [1, 2]}, "arguments") == {"a": [1, 2]}
     with pytest.raises(InvalidRequestError, match="must be a dict"):
-        core.check_json([1, 2], "arguments")
+        checks.check_json([1, 2], "arguments")
     with pytest.raises(InvalidRequestError, match="JSON-serialisable"):
-        core.check_json({"a": object()}, "arguments")
+        checks.check_json({"a": object()}, "arguments")
     with pytest.raises(InvalidRequestError, match="JSON-serialisable"):
-        core.check_json({"a": float("nan")}, "arguments")
+        checks.check_json({"a": float("nan")}, "arguments")
 
 
 def test_filters_become_query_parameters() -> None:
     when = dt.datetime(2026, 1, 2, 3, 4, 5)
-    params = core.check_filters(
+    params = checks.check_filters(
         "executable_task_instances",
         {
             "state__in": ["failed", "successful"],
@@ -98,21 +98,21 @@ def test_filters_become_query_parameters() -> None:
         "task_queue": "3",
         "datetime_created__gte": "2026-01-02T03:04:05+00:00",
     }
-    assert core.check_filters("task_queues", {"active": False}) == {"active": "false"}
+    assert checks.check_filters("task_queues", {"active": False}) == {"active": "false"}
 
 
 def test_filter_the_server_would_ignore_is_refused() -> None:
     with pytest.raises(InvalidRequestError, match="uuid__in") as info:
-        core.check_filters("executable_task_instances", {"uuid__in": ["a"]})
+        checks.check_filters("executable_task_instances", {"uuid__in": ["a"]})
     assert "ignore" in str(info.value) and "task_queue" in str(info.value)
     with pytest.raises(InvalidRequestError, match="must be a dict"):
-        core.check_filters("users", [("username", "x")])
+        checks.check_filters("users", [("username", "x")])
     empties: list[object] = ["", None, []]
     for empty in empties:
         with pytest.raises(InvalidRequestError, match="empty"):
-            core.check_filters("executable_task_instances", {"name": empty})
+            checks.check_filters("executable_task_instances", {"name": empty})
     with pytest.raises(InvalidRequestError, match="type object"):
-        core.check_filters("users", {"username": object()})
+        checks.check_filters("users", {"username": object()})
 
 
 def test_url_joining() -> None:
@@ -228,10 +228,10 @@ def test_page_envelope() -> None:
 
 
 def test_timing_checks() -> None:
-    assert core.check_timing(0.1, None) == (0.1, None)
+    assert checks.check_timing(0.1, None) == (0.1, None)
     for args in [(-1, None), (0.1, -1), ("5", None), (0.1, float("nan"))]:
         with pytest.raises(InvalidRequestError):
-            core.check_timing(*args)
+            checks.check_timing(*args)
 
 
 def test_nested_and_multiple_field_errors() -> None:
