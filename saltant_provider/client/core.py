@@ -1,8 +1,9 @@
 """The I/O-free heart of the client, shared by the sync (requests) and async (httpx) transports.
 
 Everything here is a pure function of its inputs: URL joining and checking, the auth header,
-request specs, filter checking, reading a response into data or an error, and the retry policy
-(one predicate, one backoff computation). The transports only move bytes.
+request specs, reading a response into data or an error, and the retry policy (one predicate,
+one backoff computation). Checks of user input live in ``checks``. The transports only move
+bytes.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import re
 import ssl
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from saltant_provider.client import checks
 from saltant_provider.client.exceptions import (
@@ -46,7 +47,7 @@ PATHS: dict[str, str] = {
 }
 
 
-# --------------------------------------------------------------------------- input checks
+# --------------------------------------------------------------------------- URL and token
 def normalise_api_url(url: object) -> str:
     """Return the API root as ``http(s)://host[:port]/.../`` with exactly one trailing slash."""
     if not isinstance(url, str) or not url.strip():
@@ -113,7 +114,7 @@ def join(api_url: str, *parts: object) -> str:
     for part in parts:
         text = str(part).strip("/")
         if text:
-            url += text + "/"
+            url += "/".join(quote(seg, safe="@+:~") for seg in text.split("/")) + "/"
     return url
 
 

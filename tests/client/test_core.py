@@ -117,6 +117,8 @@ def test_filter_the_server_would_ignore_is_refused() -> None:
 
 def test_url_joining() -> None:
     assert core.join(API, "taskqueues/", 3) == API + "taskqueues/3/"
+    assert core.join(API, "users/", "a b?#") == API + "users/a%20b%3F%23/"
+    assert core.join(API, "users/", "me+x@y.org") == API + "users/me+x@y.org/"
     spec = core.action_spec(API, "executabletaskinstances/", "u", "clone")
     assert spec.url == API + "executabletaskinstances/u/clone/" and not spec.idempotent
     assert core.action_spec(API, "executabletaskinstances/", "u", "terminate").idempotent
