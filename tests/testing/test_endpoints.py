@@ -201,3 +201,11 @@ def test_front_end_pages(saltant_server: LocalSaltantServer, api: Api) -> None:
     assert ok.status_code == 200 and inst["uuid"] in ok.text
     wrong = requests.get(f"{root}containertaskinstances/{inst['uuid']}/", timeout=10)
     assert wrong.status_code == 404
+
+
+def test_datetime_fraction_is_dropped_when_zero() -> None:
+    from saltant_provider.testing.store import format_dt
+
+    assert format_dt("2026-11-29T21:14:59.000000Z") == "2026-11-29T21:14:59Z"
+    assert format_dt("2026-11-29T21:14:59.000100Z") == "2026-11-29T21:14:59.000100Z"
+    assert format_dt(None) is None

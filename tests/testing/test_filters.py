@@ -136,3 +136,8 @@ def test_container_type_filters(api: Api) -> None:
             "container_type": ctype})
     assert names(api, "containertasktypes/", container_type="singularity",
                  container_image=f"img/{tag}") == [f"{tag}-singularity"]
+
+
+def test_invalid_regex_is_a_500_page_on_get(api: Api) -> None:
+    resp = api.get("executabletaskinstances/", params={"name__regex": "(unclosed"})
+    assert resp.status_code == 500 and "text/html" in resp.headers["content-type"]
