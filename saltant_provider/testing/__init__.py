@@ -117,7 +117,7 @@ class LocalSaltantServer:
         """The ``serve`` command line (holds tokens: never log it)."""
         cmd = [sys.executable, "-m", "saltant_provider.testing", "serve", "--host", self.host,
                "--port", str(self.port), "--token", self.token, "--password", self.password,
-               "--logs-dir", str(self.logs_dir)]
+               "--logs-dir", str(self.logs_dir), "--parent-pid", str(os.getpid())]
         for name, tok in self.users.items():
             if name != "admin":
                 cmd += ["--user", f"{name}:{tok}"]

@@ -64,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tls-key", default=None, help="PEM private key for --tls-cert")
     p.add_argument("--backlog", type=int, default=2048)
     p.add_argument("--log-level", default="warning")
+    p.add_argument("--parent-pid", type=int, default=None,
+                   help="stop when this process is gone (used by LocalSaltantServer)")
     return parser
 
 
@@ -99,11 +101,28 @@ async def serve(args: argparse.Namespace) -> None:
     task = asyncio.create_task(server.serve())
     while not server.started and not task.done():
         await asyncio.sleep(0.02)
+    if args.parent_pid:
+        watch = asyncio.create_task(_watch_parent(args.parent_pid, server))
+        task.add_done_callback(lambda _: watch.cancel())
     if server.started:
         port = server.servers[0].sockets[0].getsockname()[1]
         scheme = "https" if args.tls_cert else "http"
         print(READY.format(scheme=scheme, host=args.host, port=port), flush=True)
     await task
+
+
+async def _watch_parent(pid: int, server: Any) -> None:
+    """Shut down when the test process that started us is gone (no orphaned servers)."""
+    while True:
+        await asyncio.sleep(1.0)
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            logging.getLogger(__name__).warning("parent %d is gone: shutting down", pid)
+            server.should_exit = True
+            return
+        except PermissionError:
+            pass
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,7 +15,7 @@ import re
 import uuid as uuidlib
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -115,7 +115,9 @@ def replace_query_param(url: str, key: str, value: int | None) -> str:
 class Body:
     """A request body, JSON or form data, with DRF's differences between the two."""
 
-    def __init__(self, data: dict[str, Any], is_form: bool, multi: Any = None) -> None:
+    def __init__(
+        self, data: dict[str, Any], is_form: bool, multi: dict[str, list[str]] | None = None
+    ) -> None:
         self.data = data
         self.is_form = is_form
         self._multi = multi
@@ -123,11 +125,13 @@ class Body:
     @classmethod
     async def read(cls, request: Request) -> Body:
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if ctype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        if ctype == "multipart/form-data":  # needs python-multipart, like starlette forms
             form = await request.form()
-            data = {k: str(v) for k, v in form.items()}
-            return cls(data, True, form)
+            return cls.from_pairs([(k, str(v)) for k, v in form.multi_items()])
         raw = await request.body()
+        if ctype == "application/x-www-form-urlencoded":  # what saltant-py sends
+            return cls.from_pairs(parse_qsl(raw.decode("utf-8", "replace"),
+                                            keep_blank_values=True))
         if not raw.strip():
             return cls({}, False)
         try:
@@ -140,6 +144,14 @@ class Body:
                 f"Invalid data. Expected a dictionary, but got {kind}."]})
         return cls(parsed, False)
 
+    @classmethod
+    def from_pairs(cls, pairs: list[tuple[str, str]]) -> Body:
+        """A form body; like Django's QueryDict, ``get`` gives a key's last value."""
+        multi: dict[str, list[str]] = {}
+        for key, value in pairs:
+            multi.setdefault(key, []).append(value)
+        return cls({k: v[-1] for k, v in multi.items()}, True, multi)
+
     def has(self, key: str) -> bool:
         return key in self.data
 
@@ -148,7 +160,7 @@ class Body:
 
     def getlist(self, key: str) -> list[Any]:
         if self._multi is not None:
-            return [str(v) for v in self._multi.getlist(key)]
+            return list(self._multi.get(key, []))
         value = self.data.get(key)
         return value if isinstance(value, list) else [value]
 

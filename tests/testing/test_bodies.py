@@ -160,3 +160,9 @@ def test_malformed_json_body(api: Api) -> None:
     resp = api.post("taskqueues/", data=b"{not json", headers={"Content-Type": "application/json"})
     assert resp.status_code == 400
     assert resp.json()["detail"].startswith("JSON parse error - ")
+
+
+def test_multipart_form_body(api: Api) -> None:
+    files = {"name": (None, f"mp-{uuid.uuid4().hex[:8]}"), "private": (None, "true")}
+    q = api.ok("POST", "taskqueues/", 201, files=files)
+    assert q["private"] is True and q["active"] is False

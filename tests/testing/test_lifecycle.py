@@ -132,3 +132,17 @@ def test_tls(saltant_server_factory: Factory, tmp_path: Path) -> None:
                          verify=str(cert), headers=api.session.headers, timeout=10)
     assert local.status_code == 200
     assert os.stat(key).st_mode & 0o077 == 0
+
+
+def test_server_stops_when_its_parent_dies(tmp_path: Path) -> None:
+    script = (
+        "import os\n"
+        "from saltant_provider.testing import LocalSaltantServer\n"
+        "s = LocalSaltantServer().start()\n"
+        "print(s.process.pid, flush=True)\n"
+        "os._exit(0)\n"  # no cleanup: the server must notice on its own
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=60, check=True)
+    pid = int(out.stdout.strip())
+    wait_for(lambda: not alive(pid), timeout=15)
