@@ -12,7 +12,7 @@ import logging
 import os
 import ssl
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Generator, Mapping
 from typing import Any, Generic, TypeVar
 
 import httpx
@@ -45,6 +45,20 @@ def _ssl_verify(verify: object) -> bool | ssl.SSLContext:
     )
 
 
+class _TokenAuth(httpx.Auth):
+    """Adds saltant's token header; an explicit auth keeps httpx from using ~/.netrc."""
+
+    def __init__(self, token: str) -> None:
+        self._headers = core.auth_headers(token)
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers.update(self._headers)
+        yield request
+
+    def __repr__(self) -> str:
+        return "_TokenAuth(<hidden>)"
+
+
 class AsyncTransport:
     """Sends a :class:`core.RequestSpec` with timeout and retries, without blocking the loop."""
 
@@ -52,11 +66,11 @@ class AsyncTransport:
         self, token: str, timeout: float, verify: bool | ssl.SSLContext, policy: core.RetryPolicy
     ) -> None:
         self.http = httpx.AsyncClient(
-            headers=core.auth_headers(token),
+            auth=_TokenAuth(token),
+            headers={"Accept": "application/json"},
             timeout=timeout,
             verify=verify,
             follow_redirects=False,
-            trust_env=False,
         )
         self.policy = policy
         self.sleep = asyncio.sleep

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import requests
+import requests.auth
 import urllib3.exceptions
 
 from saltant_provider.client import core
@@ -54,6 +55,21 @@ def _never_sent(exc: requests.RequestException) -> bool:
     )
 
 
+class _TokenAuth(requests.auth.AuthBase):
+    """Adds saltant's token header to each request. Set as the session's auth so requests never
+    swaps in ~/.netrc credentials; its repr never shows the token."""
+
+    def __init__(self, token: str) -> None:
+        self._headers = core.auth_headers(token)
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers.update(self._headers)
+        return request
+
+    def __repr__(self) -> str:
+        return "_TokenAuth(<hidden>)"
+
+
 class SyncTransport:
     """Sends a :class:`core.RequestSpec` with timeout and retries; returns the JSON data."""
 
@@ -66,7 +82,8 @@ class SyncTransport:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.session = requests.Session()
-        self.session.headers.update(core.auth_headers(token))
+        self.session.headers["Accept"] = "application/json"
+        self.session.auth = _TokenAuth(token)
         self.session.verify = verify
         # Passed on every request too: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE in the
         # environment override a session-level CA bundle, which would ignore the user's choice.

@@ -274,3 +274,20 @@ def test_list_keeps_one_copy_when_a_new_instance_shifts_the_pages(fault: FaultSe
         "page=1&page_size=2",
         "page=2&page_size=2",
     ]
+
+
+async def test_netrc_never_replaces_the_token(
+    fault: FaultServer, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    netrc = tmp_path / ".netrc"
+    netrc.write_text("machine 127.0.0.1\nlogin someone\npassword secret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("NETRC", str(netrc))
+    fault.script(Reply(200, INSTANCE))
+    client = make(fault)
+    client.executable_task_instances.get(UUID)
+    async with amake(fault) as ac:
+        await ac.executable_task_instances.get(UUID)
+    assert [s.headers["Authorization"] for s in fault.seen] == [f"Token {TOKEN}"] * 2
+    assert TOKEN not in repr(client.session.auth) and TOKEN not in str(client.session.headers)
