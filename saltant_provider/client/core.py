@@ -245,6 +245,13 @@ def error_for(
             )
     if status in _HINTS:
         message += f" ({_HINTS[status]})"
+    location = _header(headers, "location")
+    if 300 <= status < 400:
+        # Not followed: a redirected POST turns into a GET, and a create into a list.
+        message = (
+            f"the server redirects to {_clip(location, 200) or 'another URL'}; "
+            "set base_api_url to the final API root (often the https:// one)"
+        )
     cls: type[BadHttpRequestError] = BadHttpRequestError
     if status in (401, 403):
         cls = AuthenticationError

@@ -243,3 +243,8 @@ def test_nested_and_multiple_field_errors() -> None:
     assert core.error_for(POST, 400, {}, b'{"detail": "JSON parse error - x"}').message == (
         "JSON parse error - x"
     )
+
+
+def test_redirect_is_explained_not_followed() -> None:
+    err = core.error_for(POST, 301, {"Location": "https://h/api/x/"}, b"")
+    assert "redirects to https://h/api/x/" in err.message and "base_api_url" in err.message
