@@ -331,7 +331,7 @@ class SaltantCreateTaskOperator(BaseOperator):
             return self._finish(context, uuid, ev.state or ev.status)
         if ev.status == "timeout":
             self._terminate(
-                self._hook().instances(self.task_kind), uuid, "the operator timeout passed"
+                self._hook().instances(ev.task_kind), uuid, "the operator timeout passed"
             )
             context["ti"].xcom_push(key=XCOM_STATE, value=ev.state)
             raise SaltantTaskTimeoutError(

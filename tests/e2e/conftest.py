@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from e2e.airflow_env import setup_airflow_env, migrate_db
+from e2e.airflow_env import migrate_db, setup_airflow_env
 
 AIRFLOW_HOME = setup_airflow_env()
 REPO = Path(__file__).resolve().parents[2]
@@ -99,10 +99,9 @@ def xcom_value(dag_id: str, run_id: str, task_id: str, key: str, map_index: int 
 
 
 def _collect(dag_id: str, run_id: str, state: Any) -> DagResult:
-    from sqlalchemy import select
-
     from airflow.models.taskinstance import TaskInstance
     from airflow.utils.session import create_session
+    from sqlalchemy import select
 
     result = DagResult(dag_id, run_id, str(getattr(state, "value", state)))
     with create_session() as session:
@@ -117,10 +116,9 @@ def _collect(dag_id: str, run_id: str, state: Any) -> DagResult:
 
 
 def _collect_latest(dag_id: str) -> DagResult:
-    from sqlalchemy import select
-
     from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session
+    from sqlalchemy import select
 
     with create_session() as session:
         dr = session.scalars(
@@ -152,8 +150,12 @@ def demo_ids(saltant_client: Any) -> dict[str, int]:
 
 @pytest.fixture
 def saltant_conn(monkeypatch: pytest.MonkeyPatch, saltant_server: Any, demo_ids: Any) -> str:
-    conn = {"conn_type": "saltant", "host": saltant_server.url, "password": saltant_server.token,
-            "extra": {"timeout": 10, "max_tries": 3}}
+    conn = {
+        "conn_type": "saltant",
+        "host": saltant_server.url,
+        "password": saltant_server.token,
+        "extra": {"timeout": 10, "max_tries": 3},
+    }
     monkeypatch.setenv("AIRFLOW_CONN_SALTANT_DEFAULT", json.dumps(conn))
     monkeypatch.setenv("SALTANT_DEMO_POLL_INTERVAL", str(POLL))
     return "saltant_default"
@@ -169,18 +171,23 @@ def dags_folder(airflow_db: Path) -> Path:
 @pytest.fixture
 def run_dag(dags_folder: Path, saltant_conn: str) -> Iterator[Callable[..., DagResult]]:
     """``run_dag(dag_id, body)``: write a DAG whose tasks are ``body`` (Python, inside ``with
-    DAG(...)``), or ``run_dag(dag_id, path=example)`` for a ready file; run it; return the result."""
+    DAG(...)``), or ``run_dag(dag_id, path=example)`` for a ready file; run it; return the
+    result."""
     written: list[Path] = []
 
     def run(dag_id: str, body: str | None = None, *, path: Path | None = None) -> DagResult:
         if path is None:
             assert body is not None
-            source = DAG_HEADER.format(poll=POLL) + textwrap.dedent(
-                f"""
+            source = (
+                DAG_HEADER.format(poll=POLL)
+                + textwrap.dedent(
+                    f"""
                 with DAG(dag_id={dag_id!r}, schedule=None, start_date=datetime(2026, 1, 1),
                          catchup=False, tags=["saltant-e2e"]) as dag:
                 """
-            ) + textwrap.indent(textwrap.dedent(body), "    ")
+                )
+                + textwrap.indent(textwrap.dedent(body), "    ")
+            )
             target = dags_folder / f"e2e_{dag_id}.py"
             target.write_text(source)
         else:
@@ -199,7 +206,7 @@ def run_dag(dags_folder: Path, saltant_conn: str) -> Iterator[Callable[..., DagR
             result.escaped = type(exc).__name__
             return result
         took = time.monotonic() - started
-        print(f"dag.test({dag_id}) took {took:.1f} s")  # noqa: T201
+        print(f"dag.test({dag_id}) took {took:.1f} s")
         return _collect(dag_id, dr.run_id, dr.state)
 
     yield run

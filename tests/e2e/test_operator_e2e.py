@@ -11,7 +11,9 @@ from e2e.conftest import instances_named, wait_for_state
 pytestmark = pytest.mark.e2e
 
 
-def test_success_pushes_uuid_state_and_link(run_dag: Any, saltant_client: Any, saltant_server: Any) -> None:
+def test_success_pushes_uuid_state_and_link(
+    run_dag: Any, saltant_client: Any, saltant_server: Any
+) -> None:
     result = run_dag(
         "op_success",
         """

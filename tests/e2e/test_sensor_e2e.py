@@ -24,7 +24,9 @@ def test_sensor_modes(run_dag: Any) -> None:
         ok_uuid = "{{ ti.xcom_pull(task_ids='create_ok') }}"
         bad_uuid = "{{ ti.xcom_pull(task_ids='create_bad') }}"
         common = dict(poke_interval=POLL, timeout=60)
-        ok >> SaltantTaskSensor(task_id="poke_ok", task_instance_uuid=ok_uuid, mode="poke", **common)
+        ok >> SaltantTaskSensor(
+            task_id="poke_ok", task_instance_uuid=ok_uuid, mode="poke", **common
+        )
         ok >> SaltantTaskSensor(
             task_id="reschedule_ok", task_instance_uuid=ok_uuid, mode="reschedule", **common
         )

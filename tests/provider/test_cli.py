@@ -1,4 +1,4 @@
-"""The Airflow CLI lists the provider and its hook, and tests a saltant connection (subprocesses)."""
+"""The Airflow CLI lists the provider and its hook and tests a saltant connection (subprocess)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ import pytest
 BAD_TOKEN = "0123456789abcdef0123456789abcdef01234567"
 
 
-def airflow_cli(*args: str, conn: dict[str, Any] | str | None = None) -> subprocess.CompletedProcess[str]:
+def airflow_cli(
+    *args: str, conn: dict[str, Any] | str | None = None
+) -> subprocess.CompletedProcess[str]:
     env = os.environ.copy()
     env["AIRFLOW__CORE__TEST_CONNECTION"] = "Enabled"
     if conn is not None:
@@ -41,7 +43,11 @@ def test_providers_list_and_hooks() -> None:
 @pytest.mark.parametrize("form", ["json", "uri"])
 def test_connections_test_accepts_a_good_connection(saltant_server: Any, form: str) -> None:
     if form == "json":
-        conn: Any = {"conn_type": "saltant", "host": saltant_server.url, "password": saltant_server.token}
+        conn: Any = {
+            "conn_type": "saltant",
+            "host": saltant_server.url,
+            "password": saltant_server.token,
+        }
     else:
         parts = urlsplit(saltant_server.url)
         conn = f"saltant://:{saltant_server.token}@{parts.netloc}{parts.path}?scheme=http"

@@ -27,7 +27,10 @@ def settings_for(monkeypatch: pytest.MonkeyPatch, value: str, conn_id: str = "s_
     [
         (f"saltant://:{TOKEN}@saltant.example.org/api/", "https://saltant.example.org/api/"),
         (f"saltant://:{TOKEN}@saltant.example.org", "https://saltant.example.org/api/"),
-        (f"saltant://:{TOKEN}@saltant.example.org:8443/x/api", "https://saltant.example.org:8443/x/api/"),
+        (
+            f"saltant://:{TOKEN}@saltant.example.org:8443/x/api",
+            "https://saltant.example.org:8443/x/api/",
+        ),
         (f"saltant://:{TOKEN}@127.0.0.1:8765/api/?scheme=http", "http://127.0.0.1:8765/api/"),
         (f"saltant://:{TOKEN}@127.0.0.1:8765/api/?use_https=false", "http://127.0.0.1:8765/api/"),
         (f"saltant://:{TOKEN}@h.example/api/?scheme=https", "https://h.example/api/"),
@@ -48,7 +51,12 @@ def test_uri_extras(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_json_with_full_url_host_and_port(monkeypatch: pytest.MonkeyPatch) -> None:
-    conn = {"conn_type": "saltant", "host": "http://h.example/api/", "port": 9000, "password": TOKEN}
+    conn = {
+        "conn_type": "saltant",
+        "host": "http://h.example/api/",
+        "port": 9000,
+        "password": TOKEN,
+    }
     s = settings_for(monkeypatch, json.dumps(conn))
     assert s.base_api_url == "http://h.example:9000/api/"
 
@@ -91,28 +99,48 @@ def test_form_style_prefixed_extras_and_ca_bundle(
         ({"conn_type": "saltant", "host": "h.example"}, ["no API token", "password"]),
         ({"conn_type": "saltant", "host": "ftp://h.example/api/", "password": TOKEN}, ["'ftp'"]),
         (
-            {"conn_type": "saltant", "host": "h.example", "password": TOKEN,
-             "extra": {"scheme": "gopher"}},
+            {
+                "conn_type": "saltant",
+                "host": "h.example",
+                "password": TOKEN,
+                "extra": {"scheme": "gopher"},
+            },
             ["'gopher'"],
         ),
         (
-            {"conn_type": "saltant", "host": "h.example", "password": TOKEN,
-             "extra": {"verify_ssl": "maybe"}},
+            {
+                "conn_type": "saltant",
+                "host": "h.example",
+                "password": TOKEN,
+                "extra": {"verify_ssl": "maybe"},
+            },
             ["verify_ssl"],
         ),
         (
-            {"conn_type": "saltant", "host": "h.example", "password": TOKEN,
-             "extra": {"timeout": "soon"}},
+            {
+                "conn_type": "saltant",
+                "host": "h.example",
+                "password": TOKEN,
+                "extra": {"timeout": "soon"},
+            },
             ["timeout"],
         ),
         (
-            {"conn_type": "saltant", "host": "h.example", "password": TOKEN,
-             "extra": {"max_tries": 0}},
+            {
+                "conn_type": "saltant",
+                "host": "h.example",
+                "password": TOKEN,
+                "extra": {"max_tries": 0},
+            },
             ["max_tries"],
         ),
         (
-            {"conn_type": "saltant", "host": "h.example", "password": TOKEN,
-             "extra": {"ca_bundle": "/nonexistent/ca.pem"}},
+            {
+                "conn_type": "saltant",
+                "host": "h.example",
+                "password": TOKEN,
+                "extra": {"ca_bundle": "/nonexistent/ca.pem"},
+            },
             ["/nonexistent/ca.pem"],
         ),
     ],
@@ -180,7 +208,9 @@ def test_test_connection_against_local_server(
 ) -> None:
     monkeypatch.setenv(
         "AIRFLOW_CONN_S_LIVE",
-        json.dumps({"conn_type": "saltant", "host": saltant_server.url, "password": saltant_server.token}),
+        json.dumps(
+            {"conn_type": "saltant", "host": saltant_server.url, "password": saltant_server.token}
+        ),
     )
     ok, message = SaltantHook("s_live").test_connection()
     assert ok, message
@@ -197,7 +227,9 @@ def test_test_connection_against_local_server(
 
 
 def test_test_connection_reports_config_errors(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AIRFLOW_CONN_S_NOHOST", json.dumps({"conn_type": "saltant", "password": TOKEN}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_S_NOHOST", json.dumps({"conn_type": "saltant", "password": TOKEN})
+    )
     ok, message = SaltantHook("s_nohost").test_connection()
     assert not ok
     assert "no host" in message

@@ -1,4 +1,4 @@
-"""Importing the operator, sensor and hook modules (as DAG parsing does) loads no HTTP/async library."""
+"""Importing the operator, sensor and hook modules (DAG parsing) loads no HTTP or async library."""
 
 from __future__ import annotations
 
@@ -7,7 +7,14 @@ import os
 import subprocess
 import sys
 
-HEAVY = ("requests", "httpx", "asyncio", "aiohttp", "saltant_provider.client", "saltant_provider.triggers")
+HEAVY = (
+    "requests",
+    "httpx",
+    "asyncio",
+    "aiohttp",
+    "saltant_provider.client",
+    "saltant_provider.triggers",
+)
 
 PROBE = """
 import json, sys
@@ -23,7 +30,11 @@ print(json.dumps(sorted(after - before)))
 def _added(baseline: str) -> list[str]:
     code = PROBE.format(baseline=baseline, heavy=HEAVY)
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=os.environ.copy()
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=os.environ.copy(),
     )
     assert out.returncode == 0, out.stderr[-2000:]
     return json.loads(out.stdout.strip().splitlines()[-1])

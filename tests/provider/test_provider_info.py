@@ -7,9 +7,9 @@ import json
 import warnings
 from pathlib import Path
 
+import airflow
 import pytest
 
-import airflow
 from saltant_provider.get_provider_info import get_provider_info
 from saltant_provider.hooks import _form
 from saltant_provider.hooks.saltant import SaltantHook
