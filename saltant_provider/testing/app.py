@@ -437,7 +437,7 @@ class SaltantApp:
     ) -> Response:
         params = request.query_params
         try:
-            where, args = flt.build_where(fields, params)
+            where, args = flt.build_where(fields, params, self._fk_exists(table))
         except flt.FilterError as exc:
             raise invalid(exc.errors) from None
         size = default_size
@@ -466,6 +466,11 @@ class SaltantApp:
         return json_response(
             {"count": count, "next": nxt, "previous": prev, "results": [shape(r) for r in rows]}
         )
+
+    def _fk_exists(self, table: str) -> Callable[[str, int], bool]:
+        kind = "container" if table.startswith("container") else "executable"
+        targets = {"task_type": TYPE_TABLES[kind], "task_queue": "task_queues"}
+        return lambda column, pk: self.store.exists(targets[column], "id", pk)
 
     async def _api_root(self, request: Request, user: dict[str, Any]) -> Response:
         base = str(request.url.replace(query="")).rstrip("/") + "/"

@@ -31,6 +31,8 @@ def _abort_connection(send: Send) -> bool:
     if transport is None:
         return False
     transport.abort() if hasattr(transport, "abort") else transport.close()
+    if hasattr(cycle, "disconnected"):
+        cycle.disconnected = True  # uvicorn then neither logs nor answers a 500
     return True
 
 

@@ -8,7 +8,7 @@ list). Empty values are ignored too (django-filter skips them).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
@@ -103,9 +103,15 @@ def _bool(value: str) -> bool | None:
 
 
 def build_where(
-    fields: Mapping[str, tuple[str, str]], params: Mapping[str, str]
+    fields: Mapping[str, tuple[str, str]],
+    params: Mapping[str, str],
+    fk_exists: Callable[[str, int], bool] | None = None,
 ) -> tuple[str, list[Any]]:
-    """``WHERE`` clause and parameters for the recognised filters in ``params``."""
+    """``WHERE`` clause and parameters for the recognised filters in ``params``.
+
+    ``fk_exists(column, id)`` checks an exact foreign-key value: django-filter validates it
+    against the related table and answers 400 for an unknown id.
+    """
     clauses: list[str] = []
     args: list[Any] = []
     errors: dict[str, list[str]] = {}
@@ -120,6 +126,9 @@ def build_where(
         column, family = spec
         try:
             clause, values = _clause(column, family, lookup, value)
+            exact_fk = family == "fk" and lookup == "exact"
+            if exact_fk and fk_exists is not None and not fk_exists(column, values[0]):
+                raise FilterError({column: [BAD_FK]})
         except FilterError as exc:
             errors[key] = next(iter(exc.errors.values()))
             continue
