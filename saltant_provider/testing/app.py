@@ -166,11 +166,18 @@ class Body:
 
 
 class Fields:
-    """Collects DRF-style field errors while reading validated values from a body."""
+    """Collects DRF-style field errors while reading validated values from a body.
 
-    def __init__(self, body: Body, partial: bool) -> None:
+    As in DRF, an optional field left out of a create gets its model default, while one
+    left out of an update (PUT) keeps its stored value, except where an HTML form's
+    absence means "false"/"empty" (booleans, id lists). PATCH (``partial``) changes only
+    the fields it sends.
+    """
+
+    def __init__(self, body: Body, partial: bool, update: bool = False) -> None:
         self.body = body
         self.partial = partial
+        self.update = update
         self.errors: dict[str, list[str]] = {}
         self.values: dict[str, Any] = {}
 
@@ -179,7 +186,7 @@ class Fields:
             return True
         if required and not self.partial:
             self.errors[key] = [REQUIRED]
-        elif not self.partial and default is not _SKIP:
+        elif not self.partial and not self.update:
             self.values[key] = default
         return False
 
@@ -209,9 +216,11 @@ class Fields:
 
     def boolean(self, key: str, default: bool) -> None:
         if not self.body.has(key):
-            if not self.partial:
+            if not self.partial and self.body.is_form:
                 # A form leaves unchecked boxes out, so DRF reads a missing one as false.
-                self.values[key] = False if self.body.is_form else default
+                self.values[key] = False
+            elif not self.partial and not self.update:
+                self.values[key] = default
             return
         value = self.body.get(key)
         text = str(value).strip().lower() if not isinstance(value, bool) else str(value).lower()
@@ -240,7 +249,7 @@ class Fields:
 
     def pk_list(self, key: str, store: Store, table: str) -> None:
         if not self.body.has(key):
-            if not self.partial:
+            if not self.partial and (self.body.is_form or not self.update):
                 self.values[key] = []
             return
         raw = self.body.getlist(key)
@@ -264,9 +273,6 @@ class Fields:
     def raise_if_errors(self) -> None:
         if self.errors:
             raise invalid(self.errors)
-
-
-_SKIP = object()
 
 
 def _pk(value: Any) -> int | None:
@@ -676,7 +682,7 @@ class SaltantApp:
         return json_response(type_json(updated, kind))
 
     def _validate_type(self, kind: str, body: Body, own_id: int | None) -> dict[str, Any]:
-        f = Fields(body, partial=False)
+        f = Fields(body, partial=False, update=own_id is not None)
         f.char("name", 200, required=True, blank=False)
         f.char("description", None)
         f.char("command_to_run", 400, required=True, blank=False)
@@ -740,7 +746,7 @@ class SaltantApp:
         self, table: str, body: Body, own_id: int | None, partial: bool = False
     ) -> dict[str, Any]:
         """Validation of a task queue or whitelist body."""
-        f = Fields(body, partial)
+        f = Fields(body, partial, update=own_id is not None)
         f.char("name", 50, required=True, blank=False)
         f.char("description", None)
         if table == "task_whitelists":

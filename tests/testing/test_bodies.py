@@ -166,3 +166,14 @@ def test_multipart_form_body(api: Api) -> None:
     files = {"name": (None, f"mp-{uuid.uuid4().hex[:8]}"), "private": (None, "true")}
     q = api.ok("POST", "taskqueues/", 201, files=files)
     assert q["private"] is True and q["active"] is False
+
+
+def test_json_put_keeps_what_it_leaves_out(api: Api) -> None:
+    q = api.ok("POST", "taskqueues/", 201, json={"name": f"k-{uuid.uuid4().hex[:8]}",
+                                                 "private": True, "description": "keep"})
+    put = api.ok("PUT", f"taskqueues/{q['id']}/", 200, json={"name": q["name"]})
+    assert put["private"] is True and put["description"] == "keep"
+    t = api.exec_type(json_file_option="--in", environment_variables=["HOME"])
+    put = api.ok("PUT", f"executabletasktypes/{t['id']}/", 200,
+                 data={"name": t["name"], "command_to_run": "echo"})
+    assert put["json_file_option"] == "--in" and put["environment_variables"] == ["HOME"]
