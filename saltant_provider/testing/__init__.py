@@ -75,6 +75,7 @@ class LocalSaltantServer:
         fault_seed: int | None = None,
         max_jobs: int | None = None,
         no_worker: bool = False,
+        quirks: Sequence[str] = (),
         tls_cert: str | os.PathLike[str] | None = None,
         tls_key: str | os.PathLike[str] | None = None,
         env: Mapping[str, str] | None = None,
@@ -100,6 +101,7 @@ class LocalSaltantServer:
             fault_kinds = fault_kinds.split(",")
         self.fault_kinds = list(fault_kinds) if fault_kinds else None
         self.no_worker = no_worker
+        self.quirks = list(quirks)
         self.tls_cert = str(tls_cert) if tls_cert else None
         self.tls_key = str(tls_key) if tls_key else None
         self.env = dict(env) if env is not None else None
@@ -130,6 +132,8 @@ class LocalSaltantServer:
             cmd += ["--fault-kinds", ",".join(self.fault_kinds)]
         if self.no_worker:
             cmd.append("--no-worker")
+        for quirk in self.quirks:
+            cmd += ["--quirk", quirk]
         if self.tls_cert and self.tls_key:
             cmd += ["--tls-cert", self.tls_cert, "--tls-key", self.tls_key]
         return cmd

@@ -19,7 +19,7 @@ from typing import Any
 from .app import SaltantApp
 from .faults import FAULT_KINDS, FaultMiddleware
 from .store import Store
-from .worker import Worker
+from .worker import QUIRKS, Worker
 
 READY = "saltant-compatible server ready at {scheme}://{host}:{port}/api/"
 
@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db", default=":memory:", help="SQLite file kept across restarts")
     p.add_argument("--no-worker", action="store_true", help="publish jobs, never run them")
     p.add_argument("--max-jobs", type=int, default=16, help="jobs running at once")
+    p.add_argument("--quirk", action="append", choices=sorted(QUIRKS), default=[],
+                   help="reproduce a real saltant oddity (repeatable): "
+                   + "; ".join(f"{k}: {v}" for k, v in sorted(QUIRKS.items())))
     p.add_argument("--logs-dir", default=None, help="job stdout/stderr (default: a temp dir)")
     p.add_argument("--latency", type=float, default=0.0, help="seconds added to each request")
     p.add_argument("--fault-rate", type=float, default=0.0, help="share of requests faulted")
@@ -78,7 +81,7 @@ async def serve(args: argparse.Namespace) -> None:
     for name, token, password in args.user:
         store.upsert_user(name, token, password, superuser=False)
     worker = Worker(store, enabled=not args.no_worker, max_jobs=args.max_jobs,
-                    logs_dir=args.logs_dir)
+                    logs_dir=args.logs_dir, quirks=frozenset(args.quirk))
     app: Any = SaltantApp(store, worker)
     if args.latency > 0 or args.fault_rate > 0:
         app = FaultMiddleware(app, latency=args.latency, fault_rate=args.fault_rate,

@@ -9,7 +9,8 @@ whole tree. stdout/stderr go to ``<logs_dir>/<uuid>.stdout.log`` / ``.stderr.log
 
 Queue choice: the worker serves every *active* queue. A job whose queue is inactive when
 its turn comes waits (state ``published``) until the queue is made active again.
-With ``enabled=False`` (``--no-worker``) jobs are published and never run.
+With ``enabled=False`` (``--no-worker``) jobs are published and never run. ``quirks``
+(see :data:`QUIRKS`) reproduce saltant's unreliable ``published`` and ignored terminates.
 """
 
 from __future__ import annotations
@@ -30,6 +31,12 @@ from typing import Any
 from .store import INSTANCE_TABLES, TYPE_TABLES, Store, now_dt
 
 log = logging.getLogger("saltant_provider.testing.worker")
+
+#: opt-in reproductions of real saltant oddities (``--quirk``), for client robustness tests.
+QUIRKS = {
+    "published-late": "a running job shows 'published' again shortly after 'running'",
+    "terminate-ignored": "terminate answers 202 but the job never stops (some workers)",
+}
 
 _VAR = re.compile(r"\$(\w+)|\$\{(\w+)\}")
 
@@ -60,7 +67,12 @@ class Worker:
         enabled: bool = True,
         max_jobs: int = 16,
         logs_dir: str | None = None,
+        quirks: frozenset[str] = frozenset(),
     ) -> None:
+        unknown = set(quirks) - set(QUIRKS)
+        if unknown:
+            raise ValueError(f"unknown quirks {sorted(unknown)}; use {sorted(QUIRKS)}")
+        self.quirks = quirks
         self.store = store
         self.enabled = enabled
         self.max_jobs = max(1, max_jobs)
@@ -117,6 +129,8 @@ class Worker:
 
     async def _terminate(self, kind: str, uuid: str) -> None:
         await asyncio.sleep(0)
+        if "terminate-ignored" in self.quirks:
+            return
         table = INSTANCE_TABLES[kind]
         proc = self._procs.get(uuid)
         if proc is not None:
@@ -133,6 +147,12 @@ class Worker:
         if state in ("successful", "failed"):
             values["datetime_finished"] = now_dt()
         self.store.update(INSTANCE_TABLES[kind], "uuid", uuid, values)
+
+    def _late_published(self, kind: str, uuid: str) -> None:
+        """The ``published`` report arriving after ``running``, as it can on saltant."""
+        row = self.store.get(INSTANCE_TABLES[kind], "uuid", uuid)
+        if row is not None and row["state"] == "running":
+            self._set_state(kind, uuid, "published")
 
     async def _publish_and_run(self, kind: str, uuid: str) -> None:
         await asyncio.sleep(0)
@@ -159,6 +179,8 @@ class Worker:
                 return
             ttype = self.store.get(TYPE_TABLES[kind], "id", inst["task_type"])
             self._set_state(kind, uuid, "running")
+            if "published-late" in self.quirks:
+                asyncio.get_running_loop().call_later(0.05, self._late_published, kind, uuid)
             state = await self._execute(kind, inst, ttype or {})
             if uuid in self._terminating:
                 self._terminating.discard(uuid)

@@ -189,3 +189,16 @@ def test_container_without_runtime_fails_at_once(api: Api) -> None:
                                                      "task_queue": noexec["id"]})
     assert resp.json() == {"non_field_errors": [
         f"['Queue {noexec['name']} does not accept singularity container tasks']"]}
+
+
+def test_quirks(saltant_server_factory: Factory) -> None:
+    server = saltant_server_factory(quirks=["published-late", "terminate-ignored"])
+    api = Api(server.url, server.token)
+    t = api.exec_type("sleep 2")
+    q = api.queue_for(t["id"])
+    inst = api.run(t["id"], q["id"])
+    api.wait(inst["uuid"], {"running"})
+    time.sleep(0.3)
+    assert api.ok("GET", f"executabletaskinstances/{inst['uuid']}/", 200)["state"] == "published"
+    api.ok("POST", f"executabletaskinstances/{inst['uuid']}/terminate/", 202)
+    assert api.wait(inst["uuid"])["state"] == "successful"  # the terminate was ignored
