@@ -276,7 +276,8 @@ def server_counts(client: Any) -> dict[str, int]:
 
 # --------------------------------------------------------------------------- the proxy
 #: What the proxy does with one request: None forwards it; "lose" forwards it and then closes
-#: the connection without answering; (status, body) answers it without forwarding.
+#: the connection without answering; ("delay", seconds) waits, then forwards and answers;
+#: (status, body) answers it without forwarding.
 Decision = None | str | tuple[int, Any]
 Rule = Callable[[str, str, "Proxy"], Decision]
 
@@ -308,6 +309,9 @@ class Proxy:
                 with proxy.lock:
                     proxy.requests.append((self.command, self.path))
                 decision = proxy.rule(self.command, self.path, proxy)
+                if isinstance(decision, tuple) and decision[0] == "delay":
+                    time.sleep(float(decision[1]))
+                    decision = None
                 if isinstance(decision, tuple):
                     status, payload = decision
                     data = json.dumps(payload).encode()
