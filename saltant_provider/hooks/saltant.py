@@ -85,7 +85,7 @@ def _as_bool(conn_id: str, name: str, value: Any, default: bool) -> bool:
 
 def _as_number(conn_id: str, name: str, value: Any, default: float, integer: bool) -> float:
     if value is None:
-        return default
+        return float(default)
     try:
         number = int(str(value)) if integer else float(str(value))
     except ValueError:

@@ -143,6 +143,9 @@ def test_deferrable_operator(run_dag: Any, saltant_client: Any) -> None:
     )
     assert result.ti_state("ok") == "success"
     assert result.xcom("ok", "state") == "successful"
+    ok_uuid = result.xcom("ok")
+    assert str(saltant_client.executable_task_instances.get(ok_uuid).state) == "successful"
+    assert result.xcom("ok", "saltant_url").endswith(f"/executabletaskinstances/{ok_uuid}/")
     assert result.ti_state("bad") == "failed"
     assert result.xcom("bad", "state") == "failed"
     assert result.ti_state("slow") == "failed"
