@@ -183,3 +183,39 @@ def client_closed(client: Any) -> bool:
 
 
 AfterPage = Callable[[int], Awaitable[None]]
+
+
+class LagMonitor:
+    """Measures how late the event loop wakes a 10 ms sleeper: a blocked loop shows here."""
+
+    def __init__(self) -> None:
+        self.lags: list[float] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            t0 = loop.time()
+            await asyncio.sleep(0.01)
+            self.lags.append(loop.time() - t0 - 0.01)
+
+    def start(self) -> LagMonitor:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+        return self
+
+    async def stop(self) -> float:
+        """Stop; return the worst lag seen, in seconds."""
+        assert self._task is not None
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+        return max(self.lags, default=0.0)
+
+
+async def until(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
+    """Wait (without blocking the loop) until ``predicate()`` holds, or fail."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.01)

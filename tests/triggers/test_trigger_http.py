@@ -20,7 +20,7 @@ from airflow.triggers.base import TriggerEvent
 from saltant_provider.triggers.poller import active_pollers, get_poller
 from saltant_provider.triggers.saltant import SaltantTaskEvent, SaltantTaskTrigger, parse_event
 
-from .conftest import ConnFactory, RequestLog, Types, client_closed, make_types
+from .conftest import ConnFactory, LagMonitor, RequestLog, Types, client_closed, make_types, until
 
 FAST = 0.1
 MISSING_UUID = "00000000-0000-4000-8000-000000000000"
@@ -191,12 +191,15 @@ async def test_fifty_waits_share_one_listing_per_poll(
     await quiet.acreate(quiet.slow, 20)  # other unfinished work on the server
     uuids = await quiet.acreate(quiet.slow, 50)
     waits = [asyncio.create_task(run_trigger(trig(conn, u, True))) for u in uuids]
-    await asyncio.sleep(0.3)
+    await until(lambda: request_log.gets >= 50)  # every wait registered
     poller = get_poller(conn, "executable")
     assert poller is not None and poller.watch_count == 50
+    await until(lambda: poller.stats.polls >= 1)
     assert len(request_log.clients) == 1  # one client for all fifty
     polls0, log0 = poller.stats.polls, len(request_log.requests)
+    lag = LagMonitor().start()
     await asyncio.sleep(1.5)
+    assert await lag.stop() < 0.1  # fifty waits never hold up the triggerer's loop
     polls = poller.stats.polls - polls0
     window = request_log.kinds() - request_log.__class__(request_log.requests[:log0]).kinds()
     assert polls >= 5
@@ -311,7 +314,7 @@ async def test_finishes_between_pages_never_make_a_false_finish(
     armed = asyncio.Event()
 
     waits = {u: asyncio.create_task(run_trigger(trig(conn, u, True))) for u in uuids}
-    await asyncio.sleep(0.3)
+    await until(lambda: request_log.gets >= 30)  # every wait registered
     poller = get_poller(conn, "executable")
     assert poller is not None
     poller.page_size = page_size
@@ -338,3 +341,26 @@ async def test_finishes_between_pages_never_make_a_false_finish(
     rest = await asyncio.gather(*(waits[u] for u in still))
     assert {e.status for e in rest} == {"terminated"}
     assert math.ceil(30 / page_size) <= request_log.listings
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["shared", "own"])
+async def test_a_lasting_outage_ends_with_an_error_naming_it(
+    shared: bool,
+    quiet: Types,
+    quiet_server: Any,
+    make_conn: ConnFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(SaltantTaskTrigger, "max_consecutive_errors", 4)
+    monkeypatch.setattr(SaltantTaskTrigger, "error_window", 0.5)
+    conn = make_conn(quiet_server, max_tries=1, timeout=2)
+    (u,) = await quiet.acreate(quiet.slow)
+    waiting = asyncio.create_task(run_trigger(trig(conn, u, shared)))
+    await asyncio.sleep(0.5)
+    assert not waiting.done()
+    started = time.monotonic()
+    await asyncio.to_thread(quiet_server.stop)  # the server goes away and stays away
+    event = await asyncio.wait_for(waiting, 20)
+    assert time.monotonic() - started >= 0.5  # not on the first failure
+    assert event.status == "error" and event.state in ("created", "published", "running")
+    assert "consecutive errors" in event.message and "SaltantConnectionError" in event.message
