@@ -51,10 +51,18 @@ def expand_vars(text: str, env: dict[str, str]) -> str:
     return _VAR.sub(sub, text)
 
 
-def kill_group(pid: int) -> None:
-    """SIGKILL a job's whole process group (it is the group leader)."""
+def kill_group(pid: int, sig: int = signal.SIGKILL) -> None:
+    """Signal a job's whole process group (the job is its group leader)."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
+        os.killpg(pid, sig)
+
+
+async def stop_group(proc: asyncio.subprocess.Process, grace: float = 3.0) -> None:
+    """SIGTERM the job's group (docker passes it on to the container), SIGKILL if it lingers."""
+    kill_group(proc.pid, signal.SIGTERM)
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(proc.wait(), grace)
+    kill_group(proc.pid)
 
 
 class Worker:
@@ -100,8 +108,10 @@ class Worker:
     async def shutdown(self, timeout: float = 5.0) -> None:
         """Kill every running job (process group); they end ``failed``."""
         self._closing = True
-        for proc in list(self._procs.values()):
-            kill_group(proc.pid)
+        procs = list(self._procs.values())
+        if procs:
+            await asyncio.wait([asyncio.ensure_future(stop_group(p, 2.0)) for p in procs],
+                               timeout=timeout)
         tasks = [t for t in self._tasks if not t.done()]
         if tasks:
             _, pending = await asyncio.wait(tasks, timeout=timeout)
@@ -135,7 +145,7 @@ class Worker:
         proc = self._procs.get(uuid)
         if proc is not None:
             self._terminating.add(uuid)
-            kill_group(proc.pid)
+            await stop_group(proc)
             return
         row = self.store.get(table, "uuid", uuid)
         if row and row["state"] in ("created", "published", "running"):
@@ -261,6 +271,7 @@ class Worker:
         image = ttype.get("container_image", "")
         if ctype == "docker":
             flags = [f for name, value in env.items() for f in ("-e", f"{name}={value}")]
-            return [runtime, "run", "--rm", *flags, image, *argv]
+            name = f"saltant-{env['JOB_UUID']}"
+            return [runtime, "run", "--rm", "--name", name, *flags, image, *argv]
         return [runtime, "exec", "--cleanenv", f"docker://{image}", *argv]
 
