@@ -6,7 +6,8 @@ requests on the server's side of the triggers (whatever the client does: retries
     python -m benchmarks.proxy --upstream-port 8765 [--port 0]
 
 prints ``counting proxy ready at PORT``. ``GET /__proxy/stats`` (answered by the proxy itself,
-on a connection of its own) returns ``{"total", "by_kind", "per_second"}``.
+on a connection of its own) returns ``{"total", "by_kind", "distinct_details", "per_second"}``
+(``distinct_details``: how many different instances were read with a detail GET so far).
 """
 
 from __future__ import annotations
@@ -28,11 +29,14 @@ class Counts:
         self.total = 0
         self.by_kind: Counter[str] = Counter()
         self.per_second: Counter[int] = Counter()
+        self.details_seen: set[str] = set()  # distinct instance detail paths GET so far
 
     def add(self, method: str, target: str) -> None:
         path = target.split("?", 1)[0].rstrip("/")
         if method == "GET":
             kind = "GET list" if path.endswith("instances") else "GET detail"
+            if kind == "GET detail":
+                self.details_seen.add(path)
         else:
             kind = method
         self.total += 1
@@ -43,6 +47,7 @@ class Counts:
         return json.dumps({
             "total": self.total,
             "by_kind": dict(self.by_kind),
+            "distinct_details": len(self.details_seen),
             "per_second": {str(k): v for k, v in sorted(self.per_second.items())},
         }).encode()
 

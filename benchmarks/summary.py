@@ -78,8 +78,8 @@ def _waits_table(waits: dict[str, Any]) -> list[str]:
         f"{p['finish_spread_poll_intervals']} intervals)", "",
         "| N | polling | requests / poll interval (quiet) | finish -> event median / max (s) "
         "| worst loop stall (ms) | triggerer CPU s / interval (quiet) | CPU s (finishing) "
-        "| requests (finishing) | triggerer peak RSS (MiB) |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| requests (finishing) | all waits polling after (s) | triggerer peak RSS (MiB) |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for c in waits["cases"]:
         q, f = c["quiet"], c["finishing"]
@@ -90,8 +90,25 @@ def _waits_table(waits: dict[str, Any]) -> list[str]:
             f"| {c['n']:,} | {mode} | {q['requests_per_poll_interval']:.1f} | {latency} "
             f"| {max(q['max_stall_ms'], f['max_stall_ms']):.0f} "
             f"| {q['cpu_seconds_per_poll_interval']:.3f} | {f['cpu_seconds']:.2f} "
-            f"| {f['requests']} | {c['triggerer_peak_rss_mib']:.0f} |"
+            f"| {f['requests']} | {c['startup_s']:.1f} | {c['triggerer_peak_rss_mib']:.0f} |"
         )
+    polls = [c for c in waits["cases"] if c.get("shared_polls")]
+    if polls:
+        lines += [
+            "", "Shared poller, one poll (listing + confirming GETs), timed from outside:", "",
+            "| N | phase | polls | poll duration median / max (s) | poll start-to-start median "
+            "/ max (s) |", "|---:|---|---:|---:|---:|",
+        ]
+        for c in polls:
+            for phase in ("quiet", "finishing"):
+                t = c["shared_polls"][phase]
+                if t:
+                    period = (f"{t['period_s_median']:.2f} / {t['period_s_max']:.2f}"
+                              if t["period_s_median"] is not None else "n/a")
+                    lines.append(
+                        f"| {c['n']:,} | {phase} | {t['polls']} | {t['duration_s_median']:.3f} / "
+                        f"{t['duration_s_max']:.3f} | {period} |"
+                    )
     return lines
 
 

@@ -60,6 +60,48 @@ async def _wait_one(trigger: Any, events: dict[str, float], statuses: dict[str, 
         await generator.aclose()
 
 
+class PollTimer:
+    """Diagnostics: how long each shared poll takes (wraps the poller's one-poll method).
+
+    Reads the poller only through its diagnostics (``active_pollers()``, ``stats``) and times
+    ``SharedTaskPoller._poll_once`` from the outside; if either is renamed, it records nothing.
+    """
+
+    def __init__(self) -> None:
+        self.polls: list[tuple[float, float]] = []  # (start wall time, seconds)
+        try:
+            from saltant_provider.triggers import poller
+        except ImportError:
+            return
+        original = getattr(poller.SharedTaskPoller, "_poll_once", None)
+        if original is None:
+            return
+        polls = self.polls
+
+        async def timed(self_: Any, *args: Any, **kwargs: Any) -> Any:
+            start = time.time()
+            try:
+                return await original(self_, *args, **kwargs)
+            finally:
+                polls.append((start, time.time() - start))
+
+        poller.SharedTaskPoller._poll_once = timed  # type: ignore[method-assign]
+
+    @staticmethod
+    def stats() -> dict[str, int]:
+        """The request counters of every live shared poller, added up."""
+        try:
+            from saltant_provider.triggers.poller import active_pollers
+        except ImportError:
+            return {}
+        total: dict[str, int] = {}
+        for live in active_pollers():
+            for name, value in vars(getattr(live, "stats", object())).items():
+                if isinstance(value, int):
+                    total[name] = total.get(name, 0) + value
+        return total
+
+
 def _stdin_lines(loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[str]) -> None:
     with contextlib.suppress(RuntimeError):  # the loop closed: the run is over
         for line in sys.stdin:
@@ -78,6 +120,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     with open(args.uuids, encoding="utf-8") as f:
         uuids: list[str] = json.load(f)
     loop = asyncio.get_running_loop()
+    timer = PollTimer()
     ticker = Ticker()
     ticker_task = asyncio.create_task(ticker.run())
     events: dict[str, float] = {}
@@ -103,6 +146,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             mark = {
                 "mark": command[5:], "time": time.time(), "cpu": time.process_time() - cpu_start,
                 "max_stall": worst, "stalls_over_100ms": count, "events": len(events),
+                "poller_stats": timer.stats(),
             }
             marks.append(mark)
             _say(mark)
@@ -113,6 +157,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     errors = [repr(t.exception()) for t in tasks if not t.cancelled() and t.exception()]
     return {
         "marks": marks, "events": events, "statuses": statuses, "errors": errors[:10],
+        "polls": timer.polls,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 
@@ -124,8 +169,16 @@ if __name__ == "__main__":
     parser.add_argument("--conn-id", required=True)
     parser.add_argument("--mode", choices=("shared", "own"), required=True)
     parser.add_argument("--poll-interval", type=float, required=True)
+    parser.add_argument("--profile", help="write cProfile stats of the whole run to this file")
     arguments = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    result = asyncio.run(main(arguments))
+    if arguments.profile:
+        import cProfile
+
+        with cProfile.Profile() as profile:
+            result = asyncio.run(main(arguments))
+        profile.dump_stats(arguments.profile)
+    else:
+        result = asyncio.run(main(arguments))
     with open(arguments.out, "w", encoding="utf-8") as out:
         json.dump(result, out)

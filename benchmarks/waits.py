@@ -15,6 +15,7 @@ then
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import tempfile
 import time
@@ -44,12 +45,13 @@ def _proxy_stats(port: int) -> dict[str, Any]:
     return data
 
 
-def _wait_for_requests(port: int, at_least: int, timeout: float) -> None:
-    """Until the proxy has counted ``at_least`` requests: every trigger has looked once."""
+def _wait_for_reads(port: int, at_least: int, timeout: float) -> None:
+    """Until ``at_least`` distinct instances were read (a detail GET each): every wait has
+    started (the shared poller's registration GET, or a trigger's own first GET)."""
     deadline = time.monotonic() + timeout
-    while _proxy_stats(port)["total"] < at_least:
+    while _proxy_stats(port)["distinct_details"] < at_least:
         if time.monotonic() > deadline:
-            raise TimeoutError(f"the triggers did not make {at_least} requests in {timeout}s")
+            raise TimeoutError(f"the triggers did not read {at_least} instances in {timeout}s")
         time.sleep(0.2)
 
 
@@ -86,9 +88,30 @@ def _phase(before: dict[str, Any], after: dict[str, Any]) -> dict[str, float]:
     }
 
 
+def _poll_timing(polls: list[list[float]], start: float, end: float) -> dict[str, Any] | None:
+    """Shared polls that started in [start, end): their durations and the gaps between them."""
+    inside = [(t, d) for t, d in polls if start <= t < end]
+    if not inside:
+        return None
+    starts = [t for t, _ in inside]
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    return {
+        "polls": len(inside),
+        "duration_s_median": median([d for _, d in inside]),
+        "duration_s_max": max(d for _, d in inside),
+        "period_s_median": median(gaps) if gaps else None,
+        "period_s_max": max(gaps) if gaps else None,
+    }
+
+
+def _stats_delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, int]:
+    b, a = before.get("poller_stats") or {}, after.get("poller_stats") or {}
+    return {k: a[k] - b.get(k, 0) for k in a}
+
+
 def run_case(
     bench: BenchServer, proxy_port: int, n: int, mode: str, interval: float, quiet_polls: int,
-    finish_polls: int, home: str,
+    finish_polls: int, home: str, profile: str | None = None,
 ) -> dict[str, Any]:
     """One N and one mode; returns its figures."""
     uuids = asyncio.run(create_instances(bench, n, prefix=f"wait-{mode}-{n}"))
@@ -100,11 +123,14 @@ def run_case(
     out = workdir / "triggerer.json"
     args = ["-m", "benchmarks.triggerer", "--uuids", str(workdir / "uuids.json"), "--out",
             str(out), "--conn-id", CONN_ID, "--mode", mode, "--poll-interval", str(interval)]
-    base = _proxy_stats(proxy_port)["total"]
+    if profile:
+        args += ["--profile", profile]
+    base = _proxy_stats(proxy_port)["distinct_details"]
     try:
         with child(args, env, stdin=True) as triggerer:
-            triggerer.json_line(START_TIMEOUT)  # {"started": ...}
-            _wait_for_requests(proxy_port, base + n, START_TIMEOUT)
+            started = triggerer.json_line(START_TIMEOUT)["started"]
+            _wait_for_reads(proxy_port, base + n, START_TIMEOUT)
+            startup = time.time() - started
             time.sleep(interval)  # settle: registrations done, first poll made
             a0, s0 = _mark(triggerer, "quiet-start"), _proxy_stats(proxy_port)
             time.sleep(quiet_polls * interval)
@@ -131,6 +157,7 @@ def run_case(
     quiet_seconds = a1["time"] - a0["time"]
     return {
         "n": n, "mode": mode, "poll_interval_s": interval,
+        "startup_s": startup,
         "quiet": {
             **_phase(a0, a1),
             "requests": quiet_requests,
@@ -146,6 +173,12 @@ def run_case(
             "latency_max_s": max(latencies) if latencies else None,
             "latency_p95_s": latencies[int(0.95 * (len(latencies) - 1))] if latencies else None,
         },
+        "shared_polls": {
+            "quiet": _poll_timing(result["polls"], a0["time"], a1["time"]),
+            "finishing": _poll_timing(result["polls"], a1["time"], b_marks[-1]["time"]),
+            "poller_requests_quiet": _stats_delta(a0, a1),
+            "poller_requests_finishing": _stats_delta(a1, b_marks[-1]),
+        } if mode == "shared" else None,
         "triggerer_peak_rss_mib": result["peak_rss_mib"],
         "errors": result["errors"],
         "latencies_s": [round(x, 4) for x in latencies],
@@ -189,7 +222,10 @@ def _plot(cases: list[dict[str, Any]], path: Path, title: str) -> None:
     plt.close(fig)
 
 
-def run(ns: list[int], interval: float, quiet_polls: int, finish_polls: int) -> dict[str, Any]:
+def run(
+    ns: list[int], interval: float, quiet_polls: int, finish_polls: int,
+    modes: tuple[str, ...] = ("shared", "own"), profile_dir: str | None = None,
+) -> dict[str, Any]:
     from benchmarks.machine import machine_info, machine_line
     from benchmarks.results import RESULTS_DIR
 
@@ -200,10 +236,11 @@ def run(ns: list[int], interval: float, quiet_polls: int, finish_polls: int) -> 
     ) as proxy:
         proxy_port = int(proxy.line(30).rsplit(" ", 1)[1])
         for n in ns:
-            for mode in ("shared", "own"):
+            for mode in modes:
                 print(f"[bench] waits: N={n}, {mode} polling", flush=True)
+                profile = f"{profile_dir}/triggerer-{mode}-{n}.pstats" if profile_dir else None
                 case = run_case(bench, proxy_port, n, mode, interval, quiet_polls, finish_polls,
-                                home)
+                                home, profile)
                 print(f"[bench]   {_describe(case)}", flush=True)
                 cases.append(case)
     payload = {
@@ -224,5 +261,6 @@ def _describe(case: dict[str, Any]) -> str:
         f"{q['requests_per_poll_interval']:.1f} req/interval, latency median "
         f"{f['latency_median_s']:.2f}s max {f['latency_max_s']:.2f}s, stall max "
         f"{max(q['max_stall_ms'], f['max_stall_ms']):.0f} ms, CPU {q['cpu_seconds']:.2f}s quiet "
-        f"{f['cpu_seconds']:.2f}s finishing, events {f['events']}/{case['n']}"
+        f"{f['cpu_seconds']:.2f}s finishing, events {f['events']}/{case['n']}, all waits "
+        f"polling after {case['startup_s']:.1f}s"
     )
