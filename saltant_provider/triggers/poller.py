@@ -28,9 +28,13 @@ import math
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from saltant_provider.client.states import UNFINISHED_STATES, TaskState
+if TYPE_CHECKING:
+    from saltant_provider.client.states import TaskState
+
+# The client package is imported where it is used, not here: importing the trigger module
+# (the operator does so when it defers) stays cheap.
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +106,8 @@ class Observation:
 
     @classmethod
     def of_state(cls, state: TaskState | str) -> Observation:
+        from saltant_provider.client.states import TaskState
+
         return cls(state=state if isinstance(state, TaskState) else TaskState.parse(state))
 
     @classmethod
@@ -116,6 +122,8 @@ class Observation:
 
 
 def _state_of(instance: Any) -> TaskState:
+    from saltant_provider.client.states import TaskState
+
     state = instance.state
     return state if isinstance(state, TaskState) else TaskState.parse(str(state))
 
@@ -389,6 +397,8 @@ class SharedTaskPoller:
         await asyncio.gather(*(register(u) for u in uuids))
 
     def _listing_filters(self) -> dict[str, Any]:
+        from saltant_provider.client.states import UNFINISHED_STATES
+
         filters: dict[str, Any] = {"state__in": ",".join(s.value for s in UNFINISHED_STATES)}
         created = list(self._created.values())
         if created and all(c is not None for c in created):

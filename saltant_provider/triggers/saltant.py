@@ -18,15 +18,17 @@ import math
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 # airflow.sdk does not export BaseTrigger / TriggerEvent (checked in Airflow 3.3.2), and
 # airflow.triggers.base holds both in Airflow 2.11 and 3.x alike.
 from airflow.exceptions import AirflowException
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from saltant_provider.client.states import TaskState
 from saltant_provider.triggers.poller import TASK_KIND_MANAGERS, Observation, watch
+
+if TYPE_CHECKING:
+    from saltant_provider.client.states import TaskState
 
 __all__ = [
     "EVENT_STATUSES",
@@ -59,6 +61,8 @@ class SaltantTaskEvent:
     @property
     def task_state(self) -> TaskState | None:
         """The last known state of the instance, if one was seen."""
+        from saltant_provider.client.states import TaskState
+
         return TaskState(self.state) if self.state is not None else None
 
     @property
@@ -118,6 +122,8 @@ def parse_event(event: Any) -> SaltantTaskEvent:
         raise SaltantTriggerEventError(
             f"saltant trigger event message must be a string, got {type(message).__name__}"
         )
+    from saltant_provider.client.states import TaskState
+
     task_state: TaskState | None = None
     if state is not None:
         if not isinstance(state, str):
@@ -148,6 +154,8 @@ def make_event(
     message: str,
 ) -> dict[str, Any]:
     """Build a trigger event payload (plain JSON); it passes :func:`parse_event` by construction."""
+    from saltant_provider.client.states import TaskState
+
     payload: dict[str, Any] = {
         "status": status,
         "task_instance_uuid": task_instance_uuid,
