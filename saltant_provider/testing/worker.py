@@ -148,7 +148,9 @@ class Worker:
             await stop_group(proc)
             return
         row = self.store.get(table, "uuid", uuid)
-        if row and row["state"] in ("created", "published", "running"):
+        if row and row["state"] == "running":
+            self._terminating.add(uuid)  # its process is starting: stopped once it exists
+        elif row and row["state"] in ("created", "published"):
             self._set_state(kind, uuid, "terminated")
 
     # -- running -----------------------------------------------------------------------------
@@ -248,6 +250,8 @@ class Worker:
                 err.write(f"cannot start {argv[0]!r}: {exc}\n".encode())
                 return "failed"
             self._procs[uuid] = proc
+            if uuid in self._terminating:
+                self._spawn(stop_group(proc))
             try:
                 code = await proc.wait()
             finally:

@@ -197,7 +197,8 @@ def test_quirks(saltant_server_factory: Factory) -> None:
     t = api.exec_type("sleep 2")
     q = api.queue_for(t["id"])
     inst = api.run(t["id"], q["id"])
-    api.wait(inst["uuid"], {"running"})
+    # "running" lasts only 50 ms here: see the job start by its log file instead.
+    wait_for(lambda: (Path(server.logs_dir) / f"{inst['uuid']}.stdout.log").exists())
     time.sleep(0.3)
     assert api.ok("GET", f"executabletaskinstances/{inst['uuid']}/", 200)["state"] == "published"
     api.ok("POST", f"executabletaskinstances/{inst['uuid']}/terminate/", 202)
