@@ -69,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-level", default="warning")
     p.add_argument("--parent-pid", type=int, default=None,
                    help="stop when this process is gone (used by LocalSaltantServer)")
+    cert = sub.add_parser("tls-cert", help="write a self-signed cert.pem/key.pem for 127.0.0.1")
+    cert.add_argument("directory")
     return parser
 
 
@@ -130,6 +132,12 @@ async def _watch_parent(pid: int, server: Any) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "tls-cert":
+        from .tls import generate_self_signed_cert
+
+        cert_path, key_path = generate_self_signed_cert(args.directory)
+        print(f"{cert_path}\n{key_path}")
+        return 0
     if not args.token:
         print("error: --token (or $SALTANT_LOCAL_TOKEN) is required", file=sys.stderr)
         return 2

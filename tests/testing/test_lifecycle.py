@@ -146,3 +146,10 @@ def test_server_stops_when_its_parent_dies(tmp_path: Path) -> None:
                          timeout=60, check=True)
     pid = int(out.stdout.strip())
     wait_for(lambda: not alive(pid), timeout=15)
+
+
+def test_tls_cert_command(tmp_path: Path) -> None:
+    out = subprocess.run([sys.executable, "-m", "saltant_provider.testing", "tls-cert",
+                          str(tmp_path)], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.split() == [str(tmp_path / "cert.pem"), str(tmp_path / "key.pem")]
+    assert (tmp_path / "cert.pem").read_text().startswith("-----BEGIN CERTIFICATE-----")

@@ -165,7 +165,9 @@ def test_max_jobs_and_inactive_queue(saltant_server_factory: Factory) -> None:
 
 
 @pytest.mark.skipif(shutil.which("singularity") is not None, reason="singularity installed")
-def test_container_without_runtime_fails_at_once(api: Api) -> None:
+def test_container_without_runtime_fails_at_once(
+    saltant_server: LocalSaltantServer, api: Api,
+) -> None:
     ctype = api.ok("POST", "containertasktypes/", 201, json={
         "name": f"c-{uuid.uuid4().hex[:8]}", "command_to_run": "echo hi",
         "container_image": "busybox", "container_type": "singularity"})
@@ -182,6 +184,15 @@ def test_container_without_runtime_fails_at_once(api: Api) -> None:
             break
         time.sleep(0.05)
     assert got["state"] == "failed" and got["datetime_finished"]
+    assert "singularity is not installed" in (
+        Path(saltant_server.logs_dir) / f"{inst['uuid']}.stderr.log").read_text()
+    clone = api.ok("POST", f"containertaskinstances/{inst['uuid']}/clone/", 201)
+    assert clone["task_type"] == ctype["id"] and clone["state"] == "created"
+    assert api.ok("POST", f"containertaskinstances/{clone['uuid']}/terminate/", 202)
+    # The executable route does not know a container instance.
+    resp = api.post(f"executabletaskinstances/{inst['uuid']}/clone/")
+    assert resp.status_code == 405 and resp.content == b""
+    assert api.get(f"executabletaskinstances/{inst['uuid']}/").status_code == 404
     noexec = api.ok("POST", "taskqueues/", 201, json={
         "name": f"cq2-{uuid.uuid4().hex[:8]}", "whitelists": [wl["id"]],
         "runs_singularity_container_tasks": False})
