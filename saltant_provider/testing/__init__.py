@@ -116,9 +116,9 @@ class LocalSaltantServer:
         return "https" if self.tls_cert else "http"
 
     def command(self) -> list[str]:
-        """The ``serve`` command line (holds tokens: never log it)."""
+        """The ``serve`` command line; admin's token goes by environment (not in ``ps``)."""
         cmd = [sys.executable, "-m", "saltant_provider.testing", "serve", "--host", self.host,
-               "--port", str(self.port), "--token", self.token, "--password", self.password,
+               "--port", str(self.port), "--password", self.password,
                "--logs-dir", str(self.logs_dir), "--parent-pid", str(os.getpid())]
         for name, tok in self.users.items():
             if name != "admin":
@@ -143,7 +143,9 @@ class LocalSaltantServer:
         self._stderr = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (kept open while running)
         self.process = subprocess.Popen(
             self.command(), stdout=subprocess.PIPE, stderr=self._stderr, text=True,
-            env=self.env, start_new_session=True,
+            env={**(self.env if self.env is not None else os.environ),
+                 "SALTANT_LOCAL_TOKEN": self.token},
+            start_new_session=True,
         )
         found: list[str] = []
         ready = threading.Event()

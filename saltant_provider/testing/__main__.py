@@ -132,6 +132,7 @@ async def _watch_parent(pid: int, server: Any) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    os.environ.pop("SALTANT_LOCAL_TOKEN", None)  # jobs must not be able to read it
     if args.command == "tls-cert":
         from .tls import generate_self_signed_cert
 
