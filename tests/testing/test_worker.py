@@ -214,3 +214,9 @@ def test_quirks(saltant_server_factory: Factory) -> None:
     assert api.ok("GET", f"executabletaskinstances/{inst['uuid']}/", 200)["state"] == "published"
     api.ok("POST", f"executabletaskinstances/{inst['uuid']}/terminate/", 202)
     assert api.wait(inst["uuid"])["state"] == "successful"  # the terminate was ignored
+
+
+def test_jobs_cannot_read_the_admin_token(api: Api) -> None:
+    t = api.exec_type("true", environment_variables=["SALTANT_LOCAL_TOKEN"])
+    q = api.queue_for(t["id"])
+    assert api.wait(api.run(t["id"], q["id"])["uuid"])["state"] == "failed"
