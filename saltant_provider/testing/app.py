@@ -84,7 +84,8 @@ class Unhandled(Exception):
 
 def json_response(body: Any, status: int = 200) -> Response:
     return Response(
-        json.dumps(body, separators=(",", ":")).encode(),
+        # DRF's defaults: compact separators, UTF-8 rather than \u escapes.
+        json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode(),
         status_code=status,
         media_type="application/json",
     )

@@ -177,3 +177,10 @@ def test_json_put_keeps_what_it_leaves_out(api: Api) -> None:
     put = api.ok("PUT", f"executabletasktypes/{t['id']}/", 200,
                  data={"name": t["name"], "command_to_run": "echo"})
     assert put["json_file_option"] == "--in" and put["environment_variables"] == ["HOME"]
+
+
+def test_unicode_round_trips_as_utf8(api: Api) -> None:
+    t = api.exec_type("true", description="déjà vu ✓")
+    resp = api.get(f"executabletasktypes/{t['id']}/")
+    assert "déjà vu ✓".encode() in resp.content
+    assert resp.json()["description"] == "déjà vu ✓"
