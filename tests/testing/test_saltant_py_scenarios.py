@@ -140,3 +140,21 @@ def test_missing_argument_and_not_whitelisted(client: Client, setup: dict[str, A
     with pytest.raises(BadHttpRequestError) as stranger:
         mgr.create(setup["stranger"].id, setup["queue"].id)
     assert "has not whitelisted task type" in str(stranger.value)
+
+
+def test_types_put_sync_and_container_types(client: Client, setup: dict[str, Any]) -> None:
+    ttype = client.executable_task_types.get(id=setup["fail"].id)
+    ttype.description = "always fails"
+    assert ttype.put().description == "always fails"
+    assert client.executable_task_types.get(id=ttype.id).description == "always fails"
+    ctype = client.container_task_types.create(
+        name=f"py-c-{setup['tag']}", command_to_run="echo hi", container_image="busybox",
+        container_type="docker")
+    assert ctype.container_type == "docker" and ctype.logs_path == ""
+    assert client.container_task_types.get(name=ctype.name).id == ctype.id
+    queue = client.task_queues.get(id=setup["queue"].id)
+    queue.private = True
+    assert queue.put().private is True
+    queue.private = False
+    assert queue.put().private is False and queue.sync().whitelists == [setup["wl"].id]
+    assert {u.username for u in client.users.list()} >= {"admin", "alice"}
