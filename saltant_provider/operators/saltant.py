@@ -34,6 +34,10 @@ __all__ = [
 XCOM_STATE = "state"
 #: saltant's limit on task instance names.
 MAX_NAME_LENGTH = 200
+#: After a create without an answer, how long to look for the instance by name (bounds, s).
+LOOKUP_GRACE_MIN = 5.0
+LOOKUP_GRACE_MAX = 60.0
+LOOKUP_INTERVAL = 0.5
 #: How much longer than the trigger's own deadline Airflow waits for the trigger.
 DEFER_TIMEOUT_MARGIN = 30.0
 
@@ -138,8 +142,9 @@ class SaltantCreateTaskOperator(BaseOperator):
     map index), see :func:`airflow_instance_name`. Before creating, the operator lists the
     instances of that name: if one is still unfinished (an earlier try still running), it
     reattaches to it instead of creating a second one. If the create request gets no answer
-    (dropped connection, timeout), it looks for the name again before giving up, so a lost
-    answer does not hide an instance that exists. A finished earlier instance is never reused:
+    (dropped connection, timeout), it keeps looking for the name for a while (twice the
+    connection's request timeout, 5 to 60 s) before giving up, so a lost or late answer does
+    not hide an instance that exists. A finished earlier instance is never reused:
     a retry after a failure creates a fresh one.
     """
 
@@ -263,15 +268,29 @@ class SaltantCreateTaskOperator(BaseOperator):
         except BadHttpRequestError as exc:
             if not _maybe_created(exc):
                 raise
+            # Without an answer the server may still be processing the create: keep looking
+            # for a while (twice the request timeout, 5 to 60 s) before giving up.
+            grace = 0.0
+            if _no_answer(exc):
+                grace = min(
+                    max(2 * hook.get_settings().timeout, LOOKUP_GRACE_MIN), LOOKUP_GRACE_MAX
+                )
             self.log.warning(
-                "The create request got no usable answer (%s); looking for the instance by name",
+                "The create request got no usable answer (%s); looking for the instance by name"
+                " for up to %g s",
                 exc,
+                grace,
             )
-            found = [i for i in manager.list({"name": name}) if str(i.uuid) not in known]
-            if found:
-                self.log.warning("Found it: saltant task instance %s was created", found[0].uuid)
-                return found[0]
-            raise
+            until = time.monotonic() + grace
+            while True:
+                found = [i for i in manager.list({"name": name}) if str(i.uuid) not in known]
+                if found:
+                    self.log.warning("Found it: saltant task instance %s exists", found[0].uuid)
+                    return found[0]
+                left = until - time.monotonic()
+                if left <= 0:
+                    raise
+                time.sleep(min(LOOKUP_INTERVAL, left))
 
     def _wait(self, manager: Any, uuid: str, started: float) -> str:
         deadline = started + self.timeout if self.timeout is not None else None
@@ -369,6 +388,11 @@ class SaltantCreateTaskOperator(BaseOperator):
 def _is_lazy(value: Any) -> bool:
     """An XComArg or similar resolved at run time (checked again after rendering)."""
     return hasattr(value, "resolve")
+
+
+def _no_answer(exc: Any) -> bool:
+    """No HTTP answer at all (or a gateway timeout): the server may create it later."""
+    return getattr(exc, "status_code", None) is None or getattr(exc, "status_code", None) == 504
 
 
 def _maybe_created(exc: Any) -> bool:

@@ -213,3 +213,25 @@ def test_link_reads_the_saltant_url_xcom(monkeypatch: pytest.MonkeyPatch) -> Non
     assert link.get_link(op(), ti_key=object()) == ""  # type: ignore[arg-type]
     assert link.get_link(op(), ti_key=object()) == ""  # type: ignore[arg-type]
     assert seen == ["saltant_url"] * 3
+
+
+class CreatesLate(LosesCreateAnswer):
+    """The request times out on our side; the server makes the instance a moment later."""
+
+    def create(self, *args: Any, **kwargs: Any) -> Any:
+        import threading
+
+        self.creates += 1
+        timer = threading.Timer(1.5, lambda: self._manager.create(*args, **kwargs))
+        timer.start()
+        raise SaltantConnectionError("read timed out", request_sent=True)
+
+
+def test_late_create_is_still_found(live: SaltantHook) -> None:
+    manager = CreatesLate(live.instances())
+    name = "late-create-test"
+    found = op(task_type="airflow-demo-echo", task_queue="airflow-demo")._find_or_create(
+        live, manager, name, {}
+    )
+    assert manager.creates == 1
+    assert [i.uuid for i in live.instances().list({"name": name})] == [found.uuid]
