@@ -209,3 +209,11 @@ def test_datetime_fraction_is_dropped_when_zero() -> None:
     assert format_dt("2026-11-29T21:14:59.000000Z") == "2026-11-29T21:14:59Z"
     assert format_dt("2026-11-29T21:14:59.000100Z") == "2026-11-29T21:14:59.000100Z"
     assert format_dt(None) is None
+
+
+def test_any_user_may_terminate(api: Api, alice: Api) -> None:
+    t = api.exec_type("sleep 30")
+    q = api.queue_for(t["id"])
+    inst = api.run(t["id"], q["id"])
+    alice.ok("POST", f"executabletaskinstances/{inst['uuid']}/terminate/", 202)
+    assert api.wait(inst["uuid"])["state"] == "terminated"
