@@ -62,6 +62,8 @@ MAX_PAGES_PER_POLL = 1000
 #: Margin subtracted from the oldest ``datetime_created``: the bound only narrows the listing,
 #: so a wider one costs nothing but keeps clock-rounding and time-zone slips harmless.
 CREATED_BOUND_MARGIN = dt.timedelta(seconds=1)
+#: After a poll that took longer than the interval, rest this fraction of it before the next.
+MIN_REST_FRACTION = 0.2
 #: Seconds the last watcher waits for its poller to stop and close its client.
 CLOSE_TIMEOUT = 5.0
 
@@ -301,27 +303,28 @@ class SharedTaskPoller:
             if client is None:
                 return
             manager: InstanceManager = getattr(client, TASK_KIND_MANAGERS[self.task_kind])
-            last_poll = self._loop.time()
+            # Polls start every poll_interval (fixed rate, so a slow listing does not stretch the
+            # time to notice a finish), but never sooner than a short rest after the last poll
+            # ended, nor before a pause the server asked for (Retry-After).
+            last_start = self._loop.time()
+            not_before = last_start
             while self._watches:
                 self._wake.clear()
                 if self._pending:
                     await self._register_pending(manager)
                 wait = self.poll_interval
-                due = last_poll + wait
+                due = max(last_start + wait, not_before)
                 now = self._loop.time()
                 if now >= due:
-                    if self._created:
-                        pause = await self._poll_once(manager)
-                    else:
-                        pause = None
+                    last_start = now
+                    pause = await self._poll_once(manager) if self._created else None
                     # Registrations that failed with a retryable error are tried again per poll.
                     if self._retry_pending:
                         self._pending.update(self._retry_pending)
                         self._retry_pending.clear()
                         await self._register_pending(manager)
-                    last_poll = self._loop.time()
-                    if pause is not None and pause > wait:
-                        last_poll += pause - wait
+                    rest = max(MIN_REST_FRACTION * wait, pause or 0.0)
+                    not_before = self._loop.time() + rest
                     continue
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=due - now)
