@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import importlib.util
 import json
@@ -274,10 +275,37 @@ def server_counts(client: Any) -> dict[str, int]:
     }
 
 
+# --------------------------------------------------------------------------- outside a DAG
+class FakeTI:
+    """The few task-instance members the operator uses, outside a scheduler."""
+
+    def __init__(self, dag_id: str) -> None:
+        self.dag_id = dag_id
+        self.task_id = "job"
+        self.run_id = "manual__restart"
+        self.map_index = -1
+        self.try_number = 1
+        self.xcoms: dict[str, Any] = {}
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.xcoms[key] = value
+
+
+async def first_event(trigger: Any, timeout: float) -> Any:
+    """The first event of a trigger's run(), within ``timeout`` seconds."""
+
+    async def first() -> Any:
+        async for event in trigger.run():
+            return event
+        raise AssertionError("the trigger ended without an event")
+
+    return await asyncio.wait_for(first(), timeout)
+
+
 # --------------------------------------------------------------------------- the proxy
 #: What the proxy does with one request: None forwards it; "lose" forwards it and then closes
 #: the connection without answering; ("delay", seconds) waits, then forwards and answers;
-#: (status, body) answers it without forwarding.
+#: (status, body) answers it without forwarding (JSON; bytes are sent as an HTML page).
 Decision = None | str | tuple[int, Any]
 Rule = Callable[[str, str, "Proxy"], Decision]
 
@@ -314,14 +342,21 @@ class Proxy:
                     decision = None
                 if isinstance(decision, tuple):
                     status, payload = decision
-                    data = json.dumps(payload).encode()
+                    raw = isinstance(payload, bytes)
+                    data = payload if raw else json.dumps(payload).encode()
                     self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Type", "text/html" if raw else "application/json")
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
                     self.wfile.write(data)
                     return
-                status, headers, data = proxy.forward(self.command, self.path, self.headers, body)
+                try:
+                    status, headers, data = proxy.forward(
+                        self.command, self.path, self.headers, body
+                    )
+                except OSError:  # the upstream is gone (e.g. stopped at teardown)
+                    self.close_connection = True
+                    return
                 if decision == "lose":
                     self.close_connection = True
                     self.connection.shutdown(2)

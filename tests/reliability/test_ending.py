@@ -14,13 +14,14 @@ import pytest
 
 from reliability.conftest import (
     DagResult,
+    FakeTI,
     Proxy,
+    first_event,
     instances_named,
     is_terminate,
     unique,
     wait_for_state,
 )
-from reliability.test_retries_restarts import FakeTI, _first_event
 
 pytestmark = pytest.mark.e2e
 
@@ -175,7 +176,7 @@ def test_timeout_with_stubborn_terminate_fails_with_a_clear_error(
             try:
                 op.execute(context)  # type: ignore[arg-type]
             except TaskDeferred as deferred:
-                event = asyncio.run(_first_event(deferred.trigger, TIMEOUT + 10))
+                event = asyncio.run(first_event(deferred.trigger, TIMEOUT + 10))
                 op.execute_complete(context, event.payload)  # type: ignore[arg-type]
         took = time.monotonic() - started
         message = str(failure.value)

@@ -14,7 +14,9 @@ import pytest
 from reliability.conftest import (
     CREATE_PATH,
     DagResult,
+    FakeTI,
     Proxy,
+    first_event,
     instances_named,
     is_create,
     unique,
@@ -107,36 +109,12 @@ def test_create_answer_slower_than_timeout_then_retry_creates_no_second_instance
     )
 
 
-class FakeTI:
-    """The few task-instance members the operator uses, outside a scheduler."""
-
-    def __init__(self, dag_id: str) -> None:
-        self.dag_id = dag_id
-        self.task_id = "job"
-        self.run_id = "manual__restart"
-        self.map_index = -1
-        self.try_number = 1
-        self.xcoms: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.xcoms[key] = value
-
-
 def _rebuild(trigger: Any) -> Any:
     """What a triggerer does after a restart: the class by path, the kwargs from storage (JSON)."""
     classpath, kwargs = trigger.serialize()
     module, _, name = classpath.rpartition(".")
     cls = getattr(importlib.import_module(module), name)
     return cls(**json.loads(json.dumps(kwargs)))
-
-
-async def _first_event(trigger: Any, timeout: float) -> Any:
-    async def first() -> Any:
-        async for event in trigger.run():
-            return event
-        raise AssertionError("the trigger ended without an event")
-
-    return await asyncio.wait_for(first(), timeout)
 
 
 @pytest.mark.parametrize("shared_polling", [True, False], ids=["shared", "own"])
@@ -174,7 +152,7 @@ def test_triggerer_restart_resumes_the_wait_without_a_second_create(
 
         # The first triggerer watches for a while, then dies (its task is cancelled).
         async def watch_then_die() -> None:
-            task = asyncio.ensure_future(_first_event(trigger, 30))
+            task = asyncio.ensure_future(first_event(trigger, 30))
             await asyncio.sleep(0.7)
             assert not task.done(), "the job ended before the triggerer 'died'"
             task.cancel()
@@ -184,7 +162,7 @@ def test_triggerer_restart_resumes_the_wait_without_a_second_create(
         asyncio.run(watch_then_die())
         creates_before = proxy.count("POST", CREATE_PATH)
         # A new triggerer process (a new event loop) rebuilds the trigger from its kwargs.
-        event = asyncio.run(_first_event(_rebuild(trigger), 30))
+        event = asyncio.run(first_event(_rebuild(trigger), 30))
         assert op.execute_complete(context, event.payload) == uuid  # type: ignore[arg-type]
         creates_after = proxy.count("POST", CREATE_PATH)
         posts = [(m, p) for m, p in proxy.requests if m != "GET"]
@@ -209,7 +187,7 @@ def test_rebuilt_trigger_after_its_deadline_reports_timeout_at_once(
         conn_id = make_conn(rel_server.url, rel_server.token, timeout=5)
         trigger = SaltantTaskTrigger(conn_id, str(inst.uuid), deadline=time.time() - 1)
         started = time.monotonic()
-        event = asyncio.run(_first_event(_rebuild(trigger), 10))
+        event = asyncio.run(first_event(_rebuild(trigger), 10))
         assert time.monotonic() - started < 5
         ev = parse_event(event)
         assert ev.status == "timeout" and "deadline" in ev.message
