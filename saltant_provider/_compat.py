@@ -12,35 +12,38 @@ from typing import TYPE_CHECKING, Any
 from airflow import __version__ as AIRFLOW_VERSION
 
 try:  # Airflow 3.x: the task SDK
-    from airflow.sdk import (
-        BaseHook,
-        BaseOperator,
+    from airflow.sdk import BaseHook, BaseOperator, BaseOperatorLink, BaseSensorOperator
+
+    AIRFLOW_V_3 = True
+except ImportError:  # Airflow 2.10 / 2.11
+    from airflow.hooks.base import BaseHook  # type: ignore[no-redef,assignment,attr-defined]
+    from airflow.models.baseoperator import BaseOperator  # type: ignore[no-redef,assignment]
+    from airflow.models.baseoperatorlink import (  # type: ignore[no-redef,assignment]
         BaseOperatorLink,
-        BaseSensorOperator,
-        conf,
     )
+    from airflow.sensors.base import BaseSensorOperator  # type: ignore[no-redef,assignment]
+
+    AIRFLOW_V_3 = False
+
+try:  # the SDK's own exceptions (Airflow 3.1+); before that, airflow.exceptions
     from airflow.sdk.exceptions import (
         AirflowException,
         AirflowFailException,
         AirflowSensorTimeout,
         AirflowSkipException,
     )
-
-    AIRFLOW_V_3 = True
-except ImportError:  # Airflow 2.10 / 2.11
-    from airflow.configuration import conf  # type: ignore[no-redef,assignment,attr-defined]
-    from airflow.exceptions import (  # type: ignore[no-redef,assignment,attr-defined]
+except ImportError:
+    from airflow.exceptions import (  # type: ignore[no-redef,assignment]
         AirflowException,
         AirflowFailException,
         AirflowSensorTimeout,
         AirflowSkipException,
     )
-    from airflow.hooks.base import BaseHook  # type: ignore[no-redef,assignment,attr-defined]
-    from airflow.models.baseoperator import BaseOperator  # type: ignore[no-redef,assignment,attr-defined]
-    from airflow.models.baseoperatorlink import BaseOperatorLink  # type: ignore[no-redef,assignment,attr-defined]
-    from airflow.sensors.base import BaseSensorOperator  # type: ignore[no-redef,assignment,attr-defined]
 
-    AIRFLOW_V_3 = False
+try:
+    from airflow.sdk import conf
+except ImportError:
+    from airflow.configuration import conf  # type: ignore[no-redef,assignment]
 
 if TYPE_CHECKING:  # type checking runs against Airflow 3
     from airflow.sdk import Context  # noqa: F401
