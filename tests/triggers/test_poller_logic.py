@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -414,3 +415,41 @@ async def test_two_waits_for_one_uuid_are_both_served() -> None:
         m.finish(u, TaskState.FAILED)
         while (o := await asyncio.wait_for(first.next(), 2)).state is not TaskState.FAILED:
             assert o.error is None
+
+
+async def test_retry_after_of_a_listing_is_honoured() -> None:
+    client = FakeClient()
+    m = client.executable_task_instances
+    u = m.add()
+    async with watching(client, [u]) as (p, (w,)):
+        await until(lambda: p.stats.polls >= 1)
+        m.list_errors.append(
+            BadHttpRequestError("slow down", status_code=429, retry_after=0.5, method="GET")
+        )
+        base = p.stats.polls
+        await until(lambda: p.stats.polls >= base + 1 and bool(p.stats.errors))
+        t0 = time.monotonic()
+        await until(lambda: p.stats.polls >= base + 2)
+        assert time.monotonic() - t0 >= 0.45  # not the 0.05 s poll interval
+        seen = drain(w)
+        assert any(o.error is not None and o.retry_after == 0.5 for o in seen)
+
+
+async def test_slow_listings_do_not_stretch_the_poll_period() -> None:
+    client = FakeClient()
+    m = client.executable_task_instances
+    u = m.add()
+    original = m.list_page
+    starts: list[float] = []
+
+    async def slow_list_page(*args: Any, **kwargs: Any) -> Any:
+        starts.append(time.monotonic())
+        await asyncio.sleep(0.06)
+        return await original(*args, **kwargs)
+
+    m.list_page = slow_list_page  # type: ignore[method-assign]
+    async with watching(client, [u], interval=0.2) as (p, _):
+        await until(lambda: p.stats.polls >= 7)
+    gaps = sorted(b - a for a, b in itertools.pairwise(starts))
+    median = gaps[len(gaps) // 2]
+    assert 0.17 <= median <= 0.23, gaps  # one poll per 0.2 s, not per 0.26 s
