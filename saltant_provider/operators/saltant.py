@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from saltant_provider._compat import AirflowException, BaseOperator, conf
+from saltant_provider._compat import AIRFLOW_V_3, AirflowException, BaseOperator, conf
 from saltant_provider.hooks._form import DEFAULT_CONN_ID
 from saltant_provider.hooks.saltant import SaltantHook, check_task_kind
 from saltant_provider.links.saltant import XCOM_SALTANT_URL, SaltantTaskInstanceLink
@@ -210,6 +210,8 @@ class SaltantCreateTaskOperator(BaseOperator):
         self._saltant_uuid = uuid
         url = str(manager.front_end_url(uuid))
         ti.xcom_push(key=XCOM_SALTANT_URL, value=url)
+        if AIRFLOW_V_3:  # Airflow 3 shows links from this XCom: pushed now, it works mid-run
+            ti.xcom_push(key=SaltantTaskInstanceLink().xcom_key, value=url)
         self.log.info("saltant %s task instance %s (%r): %s", self.task_kind, uuid, name, url)
 
         if not self.wait_for_completion:

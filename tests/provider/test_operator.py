@@ -235,3 +235,23 @@ def test_late_create_is_still_found(live: SaltantHook) -> None:
     )
     assert manager.creates == 1
     assert [i.uuid for i in live.instances().list({"name": name})] == [found.uuid]
+
+
+def test_create_without_waiting_pushes_url_and_link_at_once(live: SaltantHook) -> None:
+    from saltant_provider._compat import AIRFLOW_V_3
+
+    class RunningTI(FakeTI):
+        dag_id, task_id, run_id, map_index = "unit", "nowait", "manual__1", -1
+
+    ti = RunningTI()
+    uuid = op(
+        task_type="airflow-demo-job",
+        task_queue="airflow-demo",
+        wait_for_completion=False,
+        arguments={"sleep": 0.1},
+    ).execute(ctx(ti))
+    url = live.front_end_url(uuid)
+    assert ti.pushed["saltant_url"] == url
+    assert ti.pushed["state"] in ("created", "published", "running", "successful")
+    if AIRFLOW_V_3:
+        assert ti.pushed["_link_SaltantTaskInstanceLink"] == url
