@@ -3,7 +3,8 @@
     python -m benchmarks.import_probe MODULE
 
 imports ``airflow.sdk`` first, then MODULE, and prints one JSON line: the seconds each import
-took and how much each raised the process's peak RSS (``ru_maxrss``) and current RSS.
+took and how much each raised the process's peak RSS (``VmHWM``) and current RSS. (Not
+``ru_maxrss``: after fork + exec it starts at the parent's peak, which can hide a child's.)
 """
 
 from __future__ import annotations
@@ -15,16 +16,24 @@ import sys
 import time
 
 
+def _status_kib(field: str) -> int | None:
+    try:
+        with open("/proc/self/status", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
 def _rss_kib() -> int:
-    with open("/proc/self/status", encoding="utf-8") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+    return _status_kib("VmRSS") or 0
 
 
 def _peak_kib() -> int:
-    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    peak = _status_kib("VmHWM")
+    return peak if peak is not None else int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
 def main(module: str) -> dict[str, float]:

@@ -7,6 +7,9 @@ from typing import Any
 from benchmarks.machine import machine_line
 from benchmarks.results import RESULTS_DIR, read_json
 
+README = RESULTS_DIR.parent / "README.md"
+START, END = "<!-- results:start -->", "<!-- results:end -->"
+
 #: "Peak memory does not grow with N": the tracemalloc peak at the largest N is at most this
 #: many times the peak at the smallest N (plus MEMORY_SLACK_MIB for allocator noise).
 MEMORY_GROWTH_FACTOR = 1.5
@@ -182,4 +185,22 @@ def write_summary() -> str:
                 lines += [*table(doc), "", f"![{png}]({png})", ""]
     text = "\n".join(lines).rstrip() + "\n"
     (RESULTS_DIR / "summary.md").write_text(text, encoding="utf-8")
+    _update_readme(text)
     return text
+
+
+def _update_readme(summary: str) -> None:
+    """Put the summary (headings demoted, image paths under results/) into README.md."""
+    if not README.exists():
+        return
+    readme = README.read_text(encoding="utf-8")
+    if START not in readme or END not in readme:
+        return
+    body = summary.split("\n", 1)[1].strip()  # without "# Benchmark results"
+    body = body.replace("\n### ", "\n#### ").replace("\n## ", "\n### ")
+    body = body.replace("](waits.png)", "](results/waits.png)")
+    body = body.replace("](imports.png)", "](results/imports.png)")
+    body = body.replace("](listing.png)", "](results/listing.png)")
+    head, rest = readme.split(START, 1)
+    tail = rest.split(END, 1)[1]
+    README.write_text(f"{head}{START}\n{body}\n{END}{tail}", encoding="utf-8")
