@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import atexit
 import json
 import os
-import shutil
-import tempfile
 import uuid as uuidlib
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
@@ -20,13 +17,18 @@ import pytest
 
 from saltant_provider.client import Client
 
-# Keep Airflow away from the user's ~/airflow (configuration, logs, database). Airflow reads
-# AIRFLOW_HOME when first imported, which test modules do at collection: so set it here, before
-# them, unless the runner (scripts/test) already chose one.
-if not os.environ.get("AIRFLOW_HOME"):
-    _home = tempfile.mkdtemp(prefix="saltant-trigger-tests-airflow-")
-    os.environ["AIRFLOW_HOME"] = _home
-    atexit.register(shutil.rmtree, _home, True)
+
+@pytest.fixture(autouse=True)
+def _airflow_home(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A temporary AIRFLOW_HOME for these tests unless the runner chose one (scripts/test does).
+
+    Only for the duration of each test: other test directories and the processes they start
+    keep whatever home they were given.
+    """
+    if not os.environ.get("AIRFLOW_HOME"):
+        monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path_factory.mktemp("airflow-home")))
 
 
 def unique(prefix: str) -> str:
