@@ -34,6 +34,8 @@ __all__ = [
 XCOM_STATE = "state"
 #: saltant's limit on task instance names.
 MAX_NAME_LENGTH = 200
+#: Default limit of a wait, like Airflow sensors' (7 days); pass timeout=None for no limit.
+DEFAULT_WAIT_TIMEOUT = 7 * 24 * 3600.0
 #: After a create without an answer, how long to look for the instance by name (bounds, s).
 LOOKUP_GRACE_MIN = 5.0
 LOOKUP_GRACE_MAX = 60.0
@@ -130,8 +132,8 @@ class SaltantCreateTaskOperator(BaseOperator):
     :param deferrable: wait in the triggerer instead of a worker slot (default: Airflow's
         ``[operators] default_deferrable``).
     :param poll_interval: seconds between two state checks.
-    :param timeout: seconds to wait at most; then the remote instance is terminated and the
-        task fails. None waits without limit.
+    :param timeout: seconds to wait at most (default 7 days, like sensors); then the remote
+        instance is terminated and the task fails. None waits without limit.
 
     The return value (XCom) is the task instance uuid; the XCom ``state`` holds its final
     state and ``saltant_url`` its page in the saltant front end (the "saltant Task Instance"
@@ -165,7 +167,7 @@ class SaltantCreateTaskOperator(BaseOperator):
         wait_for_completion: bool = True,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poll_interval: float = 5.0,
-        timeout: float | timedelta | None = None,
+        timeout: float | timedelta | None = DEFAULT_WAIT_TIMEOUT,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)

@@ -49,8 +49,9 @@ def test_defaults_and_airflow_task_type_untouched() -> None:
         "executable",
         True,
         5.0,
-        None,
+        7 * 24 * 3600.0,
     )
+    assert op(timeout=None).timeout is None
     assert o.saltant_conn_id == "saltant_default"
     assert {"arguments", "name"} <= set(o.template_fields)
     assert [link.name for link in o.operator_extra_links] == ["saltant Task Instance"]
