@@ -364,3 +364,13 @@ async def test_a_lasting_outage_ends_with_an_error_naming_it(
     assert time.monotonic() - started >= 0.5  # not on the first failure
     assert event.status == "error" and event.state in ("created", "published", "running")
     assert "consecutive errors" in event.message and "SaltantConnectionError" in event.message
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["shared", "own"])
+async def test_malformed_uuid_ends_with_an_error_without_a_request(
+    shared: bool, make_conn: ConnFactory, saltant_server: Any, request_log: RequestLog
+) -> None:
+    conn = make_conn(saltant_server)
+    event = await run_trigger(trig(conn, "not-a-uuid", shared))
+    assert event.status == "error" and "not-a-uuid" in event.message
+    assert request_log.requests == []
