@@ -68,7 +68,7 @@ def _state(value: Any) -> str:
     return "-" if value is None else str(getattr(value, "value", value))
 
 
-def _return_value(dag_id: str, run_id: str, task_id: str) -> Any:
+def _return_value(dag_id: str, run_id: str, task_id: str, map_index: int) -> Any:
     """The task's XCom ``return_value`` (the saltant uuid for the create operator)."""
     from airflow.utils.session import create_session
     from sqlalchemy import select
@@ -83,6 +83,7 @@ def _return_value(dag_id: str, run_id: str, task_id: str) -> Any:
                 XCom.dag_id == dag_id,
                 XCom.run_id == run_id,
                 XCom.task_id == task_id,
+                XCom.map_index == map_index,
                 XCom.key == "return_value",
             )
         ).first()
@@ -114,12 +115,14 @@ def _airflow_rows(dag: Any, run_id: str) -> list[list[str]]:
         ).all()
         for ti in sorted(tis, key=lambda t: t.start_date or never):
             task = dag.get_task(ti.task_id)
-            uuid = _return_value(dag.dag_id, run_id, ti.task_id) or _watched_uuid(ti, session)
+            uuid = _return_value(dag.dag_id, run_id, ti.task_id, ti.map_index) or _watched_uuid(
+                ti, session
+            )
             label = ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"
             rows.append(
                 [
                     label,
-                    type(task).__name__,
+                    str(getattr(task, "task_type", type(task).__name__)),
                     "yes" if getattr(task, "deferrable", False) else "no",
                     _state(ti.state),
                     _clock(ti.start_date),
