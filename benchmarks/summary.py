@@ -80,9 +80,10 @@ def _waits_table(waits: dict[str, Any]) -> list[str]:
         f"{p['quiet_poll_intervals']} intervals, then all finished over "
         f"{p['finish_spread_poll_intervals']} intervals)", "",
         "| N | polling | requests / poll interval (quiet) | finish -> event median / max (s) "
-        "| worst loop stall (ms) | triggerer CPU s / interval (quiet) | CPU s (finishing) "
+        "| worst loop stall (ms) | longest GC pause (ms) | triggerer CPU s / interval (quiet) "
+        "| CPU s (finishing) "
         "| requests (finishing) | all waits polling after (s) | triggerer peak RSS (MiB) |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for c in waits["cases"]:
         q, f = c["quiet"], c["finishing"]
@@ -92,6 +93,7 @@ def _waits_table(waits: dict[str, Any]) -> list[str]:
         lines.append(
             f"| {c['n']:,} | {mode} | {q['requests_per_poll_interval']:.1f} | {latency} "
             f"| {max(q['max_stall_ms'], f['max_stall_ms']):.0f} "
+            f"| {max(q.get('max_gc_pause_ms', 0), f.get('max_gc_pause_ms', 0)):.0f} "
             f"| {q['cpu_seconds_per_poll_interval']:.3f} | {f['cpu_seconds']:.2f} "
             f"| {f['requests']} | {c['startup_s']:.1f} | {c['triggerer_peak_rss_mib']:.0f} |"
         )

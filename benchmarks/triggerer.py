@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import resource
@@ -58,6 +59,28 @@ async def _wait_one(trigger: Any, events: dict[str, float], statuses: dict[str, 
         statuses[trigger.task_instance_uuid] = str(event.payload.get("status"))
     finally:
         await generator.aclose()
+
+
+class GcTimer:
+    """Diagnostics: the longest pause of Python's cyclic garbage collector since the last reset."""
+
+    def __init__(self) -> None:
+        self.max_pause = 0.0
+        self.collections = 0
+        self._start = 0.0
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._start = time.perf_counter()
+        else:
+            self.collections += 1
+            self.max_pause = max(self.max_pause, time.perf_counter() - self._start)
+
+    def reset(self) -> tuple[float, int]:
+        worst, count = self.max_pause, self.collections
+        self.max_pause, self.collections = 0.0, 0
+        return worst, count
 
 
 class PollTimer:
@@ -130,6 +153,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         uuids: list[str] = json.load(f)
     loop = asyncio.get_running_loop()
     timer = PollTimer()
+    gc_timer = GcTimer()
     ticker = Ticker()
     ticker_task = asyncio.create_task(ticker.run())
     events: dict[str, float] = {}
@@ -152,10 +176,12 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     while (command := await commands.get()) != "quit":
         if command.startswith("mark "):
             worst, count = ticker.reset()
+            gc_worst, gc_count = gc_timer.reset()
             mark = {
                 "mark": command[5:], "time": time.time(), "cpu": time.process_time() - cpu_start,
                 "max_stall": worst, "stalls_over_100ms": count, "events": len(events),
                 "poller_stats": timer.stats(),
+                "max_gc_pause": gc_worst, "gc_collections": gc_count,
             }
             marks.append(mark)
             _say(mark)

@@ -85,6 +85,7 @@ def _phase(before: dict[str, Any], after: dict[str, Any]) -> dict[str, float]:
         "cpu_seconds": after["cpu"] - before["cpu"],
         "max_stall_ms": after["max_stall"] * 1000,
         "stalls_over_100ms": after["stalls_over_100ms"],
+        "max_gc_pause_ms": after.get("max_gc_pause", 0.0) * 1000,
     }
 
 
@@ -152,6 +153,7 @@ def run_case(
     phase_b = _phase(a1, b_marks[-1])
     phase_b["max_stall_ms"] = max(m["max_stall"] for m in b_marks) * 1000
     phase_b["stalls_over_100ms"] = sum(m["stalls_over_100ms"] for m in b_marks)
+    phase_b["max_gc_pause_ms"] = max(m.get("max_gc_pause", 0.0) for m in b_marks) * 1000
     latencies = sorted(result["events"][u] - finished[u] for u in finished if u in result["events"])
     quiet_requests = s1["total"] - s0["total"]
     quiet_seconds = a1["time"] - a0["time"]
