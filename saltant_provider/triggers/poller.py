@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import logging
 import math
@@ -212,6 +213,11 @@ class SharedTaskPoller:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
+        self._client: Any = None
+        # A 403 may mean the connection's token was rotated: the client is rebuilt from the
+        # connection once before a 403 counts as final (until a request succeeds again).
+        self._reopen = False
+        self._auth_retry_used = False
         self._get_limit = asyncio.Semaphore(MAX_CONCURRENT_GETS)
 
     # --- membership -------------------------------------------------------------------------
@@ -297,12 +303,11 @@ class SharedTaskPoller:
 
     # --- the loop ---------------------------------------------------------------------------
     async def _run(self) -> None:
-        client: Any = None
         try:
-            client = await self._open_client()
-            if client is None:
+            self._client = await self._open_client()
+            if self._client is None:
                 return
-            manager: InstanceManager = getattr(client, TASK_KIND_MANAGERS[self.task_kind])
+            manager: InstanceManager = getattr(self._client, TASK_KIND_MANAGERS[self.task_kind])
             # Polls start every poll_interval (fixed rate, so a slow listing does not stretch the
             # time to notice a finish), but never sooner than a short rest after the last poll
             # ended, nor before a pause the server asked for (Retry-After).
@@ -310,6 +315,11 @@ class SharedTaskPoller:
             not_before = last_start
             while self._watches:
                 self._wake.clear()
+                if self._reopen:
+                    reopened = await self._reopen_client()
+                    if reopened is None:
+                        return
+                    manager = reopened
                 if self._pending:
                     await self._register_pending(manager)
                 wait = self.poll_interval
@@ -338,8 +348,39 @@ class SharedTaskPoller:
                 # Ended on its own (client unavailable or a defect): no new watcher may join.
                 self._closed = True
                 _forget(self)
+            client, self._client = self._client, None
             if client is not None:
                 await self._close_client(client)
+
+    async def _reopen_client(self) -> InstanceManager | None:
+        """Rebuild the client from the connection (after a 403); None if watchers gave up."""
+        log.info("saltant poller for connection %r: reading the connection again", self.conn_id)
+        old, self._client = self._client, None
+        if old is not None:
+            await self._close_client(old)
+        self._client = await self._open_client()
+        self._reopen = False
+        if self._client is None:
+            return None
+        self._pending.update(self._retry_pending)
+        self._retry_pending.clear()
+        manager: InstanceManager = getattr(self._client, TASK_KIND_MANAGERS[self.task_kind])
+        return manager
+
+    def _error(self, exc: BaseException) -> Observation:
+        """The observation of a failed request (a first 403 counts as retryable, see above)."""
+        from saltant_provider.client.exceptions import AuthenticationError
+
+        self.stats.errors.append(type(exc).__name__)
+        observation = Observation.of_error(exc)
+        if isinstance(exc, AuthenticationError) and (self._reopen or not self._auth_retry_used):
+            self._reopen = self._auth_retry_used = True
+            observation = dataclasses.replace(observation, retryable=True)
+        return observation
+
+    def _succeeded(self) -> None:
+        if not self._reopen:
+            self._auth_retry_used = False
 
     async def _open_client(self) -> Any:
         """Get the client, retrying retryable failures; None if watchers must give up."""
@@ -385,12 +426,12 @@ class SharedTaskPoller:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                observation = Observation.of_error(exc)
-                self.stats.errors.append(type(exc).__name__)
+                observation = self._error(exc)
                 if observation.retryable and uuid in self._watches:
                     self._retry_pending.add(uuid)
                 self._deliver(uuid, observation)
                 return
+            self._succeeded()
             if uuid not in self._watches:
                 return
             if not state.is_terminal:
@@ -438,10 +479,10 @@ class SharedTaskPoller:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            observation = Observation.of_error(exc)
-            self.stats.errors.append(type(exc).__name__)
+            observation = self._error(exc)
             self._deliver_all(self._created, observation)
             return observation.retry_after
+        self._succeeded()
 
         absent: list[str] = []
         for uuid in list(self._created):
@@ -459,9 +500,9 @@ class SharedTaskPoller:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                self.stats.errors.append(type(exc).__name__)
-                self._deliver(uuid, Observation.of_error(exc))
+                self._deliver(uuid, self._error(exc))
                 return
+            self._succeeded()
             if not state.is_terminal:
                 self.stats.skipped_confirmed_unfinished += 1
             self._deliver(uuid, Observation.of_state(state))

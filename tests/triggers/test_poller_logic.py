@@ -216,19 +216,57 @@ async def test_listing_error_reaches_every_watcher_and_get_error_only_its_own() 
             assert all(o.error is None for o in drain(w))
 
 
-async def test_non_retryable_listing_error_ends_every_wait_of_that_poller() -> None:
+async def test_a_lasting_403_ends_every_wait_after_one_fresh_client() -> None:
     client = FakeClient()
     m = client.executable_task_instances
     a, b = m.add(), m.add()
-    async with watching(client, [a, b]) as (p, (wa, wb)):
+    opened: list[FakeClient] = []
+
+    async def factory() -> FakeClient:
+        opened.append(client)
+        return client
+
+    async with contextlib.AsyncExitStack() as stack:
+        wa = await stack.enter_async_context(watch(CONN, "executable", a, INTERVAL, factory))
+        wb = await stack.enter_async_context(watch(CONN, "executable", b, INTERVAL, factory))
+        p = get_poller(CONN, "executable")
+        assert p is not None
         await until(lambda: p.stats.polls >= 1)
-        m.list_errors.append(AuthenticationError("Invalid token.", status_code=403))
+        denied = AuthenticationError("Invalid token.", status_code=403)
+        m.list_errors.extend([denied, denied])
         for w in (wa, wb):
-            while True:
+            errors: list[Observation] = []
+            while not errors or errors[-1].retryable:
                 o = await asyncio.wait_for(w.next(), 2)
                 if o.error is not None:
-                    break
-            assert isinstance(o.error, AuthenticationError) and not o.retryable
+                    errors.append(o)
+            # The first 403 may be a rotated token: the connection is read again, once.
+            assert [e.retryable for e in errors] == [True, False]
+            assert all(isinstance(e.error, AuthenticationError) for e in errors)
+        assert len(opened) == 2
+
+
+async def test_a_rotated_token_is_picked_up_by_reading_the_connection_again() -> None:
+    old, new = FakeClient(), FakeClient()
+    u = old.executable_task_instances.add()
+    new.executable_task_instances.instances = old.executable_task_instances.instances
+    clients = [old, new]
+
+    async def factory() -> FakeClient:
+        return clients.pop(0)
+
+    async with watch(CONN, "executable", u, INTERVAL, factory) as w:
+        p = get_poller(CONN, "executable")
+        assert p is not None
+        await until(lambda: p.stats.polls >= 1)
+        old.executable_task_instances.list_errors.extend(
+            [AuthenticationError("Invalid token.", status_code=403)] * 5
+        )
+        await until(lambda: old.closed)
+        new.executable_task_instances.finish(u, TaskState.TERMINATED)
+        while (o := await asyncio.wait_for(w.next(), 2)).state is not TaskState.TERMINATED:
+            assert o.error is None or o.retryable
+    assert not clients and new.closed
 
 
 async def test_poll_interval_is_the_smallest_of_the_watchers() -> None:
