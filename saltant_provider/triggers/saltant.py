@@ -13,6 +13,7 @@ GET its own instance every ``poll_interval`` seconds instead.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import math
 import time
@@ -181,6 +182,7 @@ class _OwnPolling:
         self.poll_interval = poll_interval
         self._client: Any = None
         self._pause = 0.0
+        self._reread = False  # the connection was read again after a 403
 
     async def next(self) -> Observation:
         if self._pause:
@@ -193,10 +195,18 @@ class _OwnPolling:
             manager = getattr(self._client, TASK_KIND_MANAGERS[self.task_kind])
             instance = await manager.get(self.uuid)
             observation = Observation.of_state(instance.state)
+            self._reread = False
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            from saltant_provider.client.exceptions import AuthenticationError
+
             observation = Observation.of_error(exc)
+            if isinstance(exc, AuthenticationError) and not self._reread:
+                # Perhaps a rotated token: read the connection again once, like the poller.
+                self._reread = True
+                await self.aclose()
+                observation = dataclasses.replace(observation, retryable=True)
         self._pause = max(self.poll_interval, observation.retry_after or 0.0)
         return observation
 
@@ -227,7 +237,9 @@ class SaltantTaskTrigger(BaseTrigger):
 
     Transient errors (no answer, 429, 5xx: the client's ``is_retryable``) are retried; the wait
     ends with an ``error`` event after ``max_consecutive_errors`` of them in a row that also span
-    at least ``error_window`` seconds. Any other error (403, 404, ...) ends it at once.
+    at least ``error_window`` seconds. Any other error (404, a malformed uuid, a missing
+    connection, ...) ends it at once; so does a 403 that persists after the connection was read
+    again (a token may have been rotated while the task waited).
     """
 
     #: Consecutive transient errors tolerated before giving up (class-level: not serialized).

@@ -120,6 +120,8 @@ class RequestLog:
     requests: list[tuple[str, str, dict[str, list[str]]]] = field(default_factory=list)
     clients: list[Any] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)
+    #: Called with every response (before the client reads it).
+    on_response: list[Callable[[httpx.Response], None]] = field(default_factory=list)
 
     def record(self, request: httpx.Request) -> None:
         url = urlsplit(str(request.url))
@@ -170,6 +172,8 @@ def request_log(monkeypatch: pytest.MonkeyPatch) -> RequestLog:
 
         async def on_response(response: httpx.Response) -> None:
             log.statuses.append(response.status_code)
+            for callback in log.on_response:
+                callback(response)
 
         _http_of(client).event_hooks["request"].append(on_request)
         _http_of(client).event_hooks["response"].append(on_response)

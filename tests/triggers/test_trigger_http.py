@@ -8,12 +8,14 @@ through the hook, as in production.
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from airflow.triggers.base import TriggerEvent
 
@@ -374,3 +376,29 @@ async def test_malformed_uuid_ends_with_an_error_without_a_request(
     event = await run_trigger(trig(conn, "not-a-uuid", shared))
     assert event.status == "error" and "not-a-uuid" in event.message
     assert request_log.requests == []
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["shared", "own"])
+async def test_a_rotated_token_is_read_again_from_the_connection(
+    shared: bool,
+    types: Types,
+    make_conn: ConnFactory,
+    saltant_server: Any,
+    request_log: RequestLog,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    conn = make_conn(saltant_server, token="e" * 40)  # the old token, no longer valid
+    (u,) = await types.acreate(types.ok)
+
+    def rotate(response: httpx.Response) -> None:
+        if response.status_code == 403:  # the admin put the new token in the connection
+            value = {"conn_type": "saltant", "host": saltant_server.url}
+            monkeypatch.setenv(
+                f"AIRFLOW_CONN_{conn.upper()}",
+                json.dumps({**value, "password": saltant_server.token}),
+            )
+
+    request_log.on_response.append(rotate)
+    event = await run_trigger(trig(conn, u, shared))
+    assert (event.status, event.state) == ("success", "successful")
+    assert len(request_log.clients) == 2 and 403 in request_log.statuses
