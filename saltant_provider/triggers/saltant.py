@@ -409,6 +409,8 @@ class SaltantTaskTrigger(BaseTrigger):
                 continue
             streak = 0
             assert observation.state is not None
+            if observation.state is not last_state:
+                self.log.info("%s is %s", self._what(), observation.state)
             last_state = observation.state
             if last_state.is_terminal:
                 return self._finished_event(last_state)
