@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
@@ -137,7 +137,9 @@ class SaltantApp:
         except Exception as exc:
             # Production mode: an unhandled error is a 405 with an empty body during a
             # POST, a 500 HTML page otherwise.
-            if not isinstance(exc, Unhandled):
+            if isinstance(exc, ClientDisconnect):
+                log.debug("client left before its request body arrived: %s", request.url.path)
+            elif not isinstance(exc, Unhandled):
                 log.exception("unhandled error in %s %s", method, request.url.path)
             if method == "POST":
                 return Response(b"", status_code=405)

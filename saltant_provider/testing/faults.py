@@ -7,9 +7,11 @@ For each HTTP request, with probability ``fault_rate``, one kind out of ``fault_
   methods) this is decided *before* processing. For ``POST``/``PUT``/``PATCH`` it is decided
   *after* processing: the object is created or changed, but the answer never arrives (the
   case a retrying client must survive without creating duplicates unknowingly).
-- ``slow``: the answer is held back ``slow_seconds`` before processing.
+- ``slow``: the request is read, held ``slow_seconds``, then processed and answered (a
+  client that gave up meanwhile does not stop a POST from creating its object).
 
-``latency`` is added to every request. Only the API (``/api/...``) is affected.
+``latency`` is added to every request the same way. Only the API (``/api/...``) is
+affected. Faults are drawn when a request arrives (``seed`` makes them reproducible).
 """
 
 from __future__ import annotations
@@ -63,11 +65,15 @@ class FaultMiddleware:
         if scope["type"] != "http" or not str(scope.get("path", "")).startswith("/api"):
             await self.app(scope, receive, send)
             return
-        if self.latency > 0:
-            await asyncio.sleep(self.latency)
-        kind = None
+        kind = None  # decided on arrival, so a seed gives the same faults for the same requests
         if self.fault_rate > 0 and self.random.random() < self.fault_rate:
             kind = self.random.choice(self.fault_kinds)
+        delay = self.latency + (self.slow_seconds if kind == "slow" else 0.0)
+        if delay > 0:
+            # Read the body first: a request held back is still processed after a client
+            # gave up on it (a late POST still creates its object), as on a slow server.
+            receive = await _buffered(receive)
+            await asyncio.sleep(delay)
         if kind == "5xx":
             await _send_503(send)
         elif kind == "drop" and scope.get("method") in UNSAFE:
@@ -76,8 +82,6 @@ class FaultMiddleware:
             if not _abort_connection(send):
                 raise ConnectionAbortedError("fault injection: drop")
         else:
-            if kind == "slow":
-                await asyncio.sleep(self.slow_seconds)
             await self.app(scope, receive, send)
 
     async def _drop_after(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -89,6 +93,28 @@ class FaultMiddleware:
         await self.app(scope, receive, swallow)
         if not _abort_connection(send):
             raise ConnectionAbortedError("fault injection: drop")
+
+
+async def _buffered(receive: Receive) -> Receive:
+    """Read the whole request body now; the returned ``receive`` replays it."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        return await receive()
+
+    return replay
 
 
 async def _send_503(send: Send) -> None:

@@ -97,9 +97,17 @@ def test_fault_5xx(saltant_server_factory: Factory) -> None:
 
 
 def test_fault_slow(saltant_server_factory: Factory) -> None:
-    server = saltant_server_factory(fault_rate=1.0, fault_kinds=["slow"], slow_seconds=3)
+    server = saltant_server_factory(fault_rate=1.0, fault_kinds=["slow"], slow_seconds=1)
+    api = Api(server.url, server.token)
     with pytest.raises(requests.Timeout):
-        Api(server.url, server.token).get("users/", timeout=0.5)
+        api.get("users/", timeout=0.3)
+    with pytest.raises(requests.Timeout):
+        api.post("taskqueues/", json={"name": "late-queue"}, timeout=0.3)
+    # The abandoned POST is still processed once its delay is over.
+    time.sleep(1.5)
+    found = api.ok("GET", "taskqueues/", 200, params={"name": "late-queue"}, timeout=5)
+    assert found["count"] == 1
+    assert "Traceback" not in server.stderr()
 
 
 def test_fault_drop_get_and_post(saltant_server_factory: Factory, tmp_path: Path) -> None:
@@ -153,3 +161,20 @@ def test_tls_cert_command(tmp_path: Path) -> None:
                           str(tmp_path)], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.split() == [str(tmp_path / "cert.pem"), str(tmp_path / "key.pem")]
     assert (tmp_path / "cert.pem").read_text().startswith("-----BEGIN CERTIFICATE-----")
+
+
+def test_fault_seed_makes_faults_reproducible(saltant_server_factory: Factory) -> None:
+    def pattern() -> list[str]:
+        server = saltant_server_factory(fault_rate=0.5, fault_kinds="5xx,drop", fault_seed=7)
+        api = Api(server.url, server.token)
+        seen = []
+        for _ in range(12):
+            try:
+                seen.append(str(api.get("users/").status_code))
+            except requests.ConnectionError:
+                seen.append("drop")
+        return seen
+
+    first = pattern()
+    assert first == pattern()
+    assert {"200", "503", "drop"} <= set(first)
