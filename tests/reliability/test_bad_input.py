@@ -241,3 +241,18 @@ def test_unusable_queue_error_says_it_may_be_inactive_or_private(env: Env, which
         env.run_op(env.conn(token=token), task_queue=env.objects[which])
     message = str(caught.value).lower()
     assert "inactive" in message and "private" in message, message
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "defect (sensor helper, saltant_provider/sensors/saltant.py SaltantTaskSensor.poke): a "
+        "uuid that does not exist gives the client's bare 'HTTP 404 ... Not found.' with no hint "
+        "(the deferrable path's trigger says 'check the uuid ... task_kind ... connection')"
+    ),
+)
+def test_sensor_on_a_missing_uuid_says_what_to_check(env: Env) -> None:
+    with pytest.raises(Exception) as caught:
+        _poke(env, MISSING)
+    message = str(caught.value)
+    assert MISSING in message and "check" in message.lower(), message

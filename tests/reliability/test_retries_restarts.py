@@ -26,19 +26,21 @@ from reliability.conftest import (
 pytestmark = pytest.mark.e2e
 
 
+@pytest.mark.parametrize("deferrable", [False, True], ids=["sync", "deferrable"])
 def test_retry_after_worker_died_mid_wait_reattaches(
+    deferrable: bool,
     rel_server: Any,
     rel_client: Any,
     rel_demo: dict[str, int],
     make_conn: Callable[..., str],
     run_dag: Callable[..., DagResult],
 ) -> None:
-    # Try 1 creates the instance, then its worker dies while the job still runs (the wait raises
-    # a BaseException, as a worker being shut down would); try 2 must wait for that instance.
+    # Try 1 creates the instance, then its worker dies while the job still runs (during the
+    # wait, or just before handing the wait to the triggerer); try 2 must wait for that instance.
     with Proxy(rel_server.url) as proxy:
         conn_id = make_conn(proxy.url, rel_server.token, timeout=5, max_tries=3)
         result = run_dag(
-            "worker_died",
+            f"worker_died_{'defer' if deferrable else 'sync'}",
             f"""
             class DiesOnTry1(SaltantCreateTaskOperator):
                 def execute(self, context):
@@ -50,10 +52,15 @@ def test_retry_after_worker_died_mid_wait_reattaches(
                         raise RuntimeError("worker lost during the wait (simulated)")
                     return super()._wait(manager, uuid, started)
 
+                def _defer(self, uuid, started):
+                    if self._try == 1:
+                        raise RuntimeError("worker lost before deferring (simulated)")
+                    return super()._defer(uuid, started)
+
             DiesOnTry1(
                 task_id="job", saltant_conn_id={conn_id!r}, task_type=JOB, task_queue=QUEUE,
                 arguments={{"sleep": 3}}, poll_interval=0.2, timeout=60,
-                retries=1, retry_delay=timedelta(seconds=0),
+                retries=1, retry_delay=timedelta(seconds=0), deferrable={deferrable!r},
             )
             """,
         )
