@@ -344,8 +344,9 @@ class SharedTaskPoller:
             log.exception("saltant poller for connection %r stopped on an error", self.conn_id)
             self._deliver_all(self._watches, Observation.of_error(exc, retryable=False))
         finally:
-            if not self._closed and not (self._task is not None and self._task.cancelled()):
-                # Ended on its own (client unavailable or a defect): no new watcher may join.
+            if not self._closed:
+                # Ended other than by aclose() (no client, a defect, loop shutdown): a dead
+                # poller takes no new watchers; the registry hands out a fresh one instead.
                 self._closed = True
                 _forget(self)
             client, self._client = self._client, None
