@@ -254,3 +254,54 @@ def test_on_kill_terminates_and_a_dead_terminate_does_not_hang_it(
                     )
             finally:
                 rel_client.executable_task_instances.terminate(uuid)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "defect (operator helper, saltant_provider/operators/saltant.py execute/_wait and "
+        "execute_complete 'error' events): when the wait fails with a non-timeout error on the "
+        "last try, the instance is left running (an orphan); it should be terminated when no "
+        "retry will reattach to it"
+    ),
+)
+@pytest.mark.parametrize("deferrable", [False, True], ids=["sync", "deferred"])
+def test_last_try_giving_up_on_errors_leaves_no_instance_running(
+    deferrable: bool,
+    rel_server: Any,
+    rel_client: Any,
+    rel_demo: dict[str, int],
+    make_conn: Callable[..., str],
+    run_dag: Callable[..., DagResult],
+) -> None:
+    """The wait fails for good (every status read gets 403, e.g. a revoked token) on the last
+    try: the task fails, and the instance it started must not be left running."""
+    created: list[str] = []
+
+    def refuse_reads_after_create(method: str, path: str, proxy: Proxy) -> Any:
+        if method == "POST" and path.split("?")[0].rstrip("/").endswith("executabletaskinstances"):
+            created.append(path)
+            return None
+        if created and method == "GET" and "executabletaskinstances" in path:
+            return (403, {"detail": "Invalid token."})
+        return None
+
+    with Proxy(rel_server.url, refuse_reads_after_create) as proxy:
+        conn_id = make_conn(proxy.url, rel_server.token, timeout=2, max_tries=1)
+        result = run_dag(
+            f"gives_up_{'deferred' if deferrable else 'sync'}",
+            f"""
+            SaltantCreateTaskOperator(
+                task_id="job", saltant_conn_id={conn_id!r}, task_type=JOB, task_queue=QUEUE,
+                arguments={{"sleep": 20}}, poll_interval=0.2, timeout=60,
+                deferrable={deferrable!r}, retries=0,
+            )
+            """,
+        )
+    assert result.ti_state("job") == "failed"
+    (inst,) = instances_named(rel_client, result.instance_name("job"))
+    try:
+        state = wait_for_state(rel_client, inst.uuid, {"terminated", "failed"}, timeout=5)
+        assert state in ("terminated", "failed"), f"instance {inst.uuid} left {state}"
+    finally:
+        rel_client.executable_task_instances.terminate(inst.uuid)
