@@ -12,6 +12,7 @@ import json
 import math
 import threading
 import time
+import uuid as uuidlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,6 +20,7 @@ import httpx
 import pytest
 from airflow.triggers.base import TriggerEvent
 
+from saltant_provider.client import Client
 from saltant_provider.triggers.poller import active_pollers, get_poller
 from saltant_provider.triggers.saltant import SaltantTaskEvent, SaltantTaskTrigger, parse_event
 
@@ -402,3 +404,34 @@ async def test_a_rotated_token_is_read_again_from_the_connection(
     event = await run_trigger(trig(conn, u, shared))
     assert (event.status, event.state) == ("success", "successful")
     assert len(request_log.clients) == 2 and 403 in request_log.statuses
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["shared", "own"])
+async def test_container_instances_are_watched_too(
+    shared: bool, make_conn: ConnFactory, saltant_server: Any, request_log: RequestLog
+) -> None:
+    # The local worker runs containers only when docker is on PATH; otherwise they fail at once.
+    # Either way the trigger must report the container instance's own end state.
+    c = Client(saltant_server.url, saltant_server.token, max_tries=3, backoff_base=0.05)
+    try:
+        ctype = c.container_task_types.create(
+            name=f"ctype-{uuidlib.uuid4().hex[:8]}",
+            command_to_run="true",
+            container_image="busybox:latest",
+            container_type="docker",
+            logs_path="/logs",
+            results_path="/results",
+        )
+        wl = c.task_whitelists.create(
+            name=f"cwl-{uuidlib.uuid4().hex[:8]}", whitelisted_container_task_types=[ctype.id]
+        )
+        q = c.task_queues.create(name=f"cq-{uuidlib.uuid4().hex[:8]}", whitelists=[wl.id])
+        inst = c.container_task_instances.create(ctype.id, q.id)
+        conn = make_conn(saltant_server)
+        event = await run_trigger(trig(conn, str(inst.uuid), shared, task_kind="container"))
+        final = c.container_task_instances.get(str(inst.uuid)).state
+        assert event.task_kind == "container" and event.state == final.value
+        assert event.status in ("success", "failed")
+        assert all("containertaskinstances" in path for _, path, _ in request_log.requests)
+    finally:
+        c.close()
