@@ -142,6 +142,7 @@ def test_token_appears_in_no_repr_or_error(
     from saltant_provider.client import AsyncClient, Client
     from saltant_provider.hooks.saltant import SaltantHook
     from saltant_provider.operators.saltant import SaltantCreateTaskOperator
+    from saltant_provider.triggers.saltant import SaltantTaskTrigger
 
     conn_id = make_conn(rel_server.url, SECRET_TOKEN, timeout=5, max_tries=1)
     wrong_id = make_conn(rel_server.url, WRONG_TOKEN, timeout=5, max_tries=1)
@@ -162,6 +163,7 @@ def test_token_appears_in_no_repr_or_error(
         repr(hook), str(hook), repr(client), str(client), repr(settings), str(settings),
         repr(op), str(op), asyncio.run(async_repr()),
         repr(client.executable_task_instances), repr(Client), repr(AsyncClient),
+        repr(SaltantTaskTrigger(conn_id, "af77cca4-8a9a-4366-902b-9615a611be71").serialize()),
     ]
     wrong = SaltantHook(wrong_id)
     ok, message = wrong.test_connection()
