@@ -8,11 +8,10 @@ kind: an operator that starts a remote job and waits, deferrable) is measured in
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks.processes import airflow_env, run_json
+from benchmarks.processes import airflow_env, run_json, scratch_dir
 from benchmarks.results import median, pyplot, write_json
 
 PUBLIC_MODULES = [
@@ -76,13 +75,14 @@ def run(repetitions: int) -> dict[str, Any]:
     from benchmarks.results import RESULTS_DIR
 
     modules = [*PUBLIC_MODULES, REFERENCE_MODULE]
-    env = airflow_env(tempfile.mkdtemp(prefix="bench-airflow-home-"))
-    run_json(["-m", "benchmarks.import_probe", "airflow.sdk"], env)  # warm the file cache
     runs: dict[str, list[dict[str, float]]] = {m: [] for m in modules}
-    for i in range(repetitions):
-        print(f"[bench] imports: round {i + 1}/{repetitions}", flush=True)
-        for module in modules:
-            runs[module].append(run_json(["-m", "benchmarks.import_probe", module], env))
+    with scratch_dir("bench-airflow-home-") as home:
+        env = airflow_env(home)
+        run_json(["-m", "benchmarks.import_probe", "airflow.sdk"], env)  # warm the file cache
+        for i in range(repetitions):
+            print(f"[bench] imports: round {i + 1}/{repetitions}", flush=True)
+            for module in modules:
+                runs[module].append(run_json(["-m", "benchmarks.import_probe", module], env))
     rows = [_summary(m, runs[m]) for m in modules]
     reference = rows[-1]["added_ms_median"]
     for row in rows[:-1]:

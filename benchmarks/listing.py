@@ -8,6 +8,7 @@ One no-worker local server, seeded over its HTTP API (concurrent POSTs) up to ea
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 from typing import Any
 
@@ -66,14 +67,11 @@ def _plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
 
 def run(ns: list[int], repeats: int = REPEATS) -> dict[str, Any]:
     from benchmarks.machine import machine_info, machine_line
-    from benchmarks.processes import airflow_env
     from benchmarks.results import RESULTS_DIR
 
     rows: list[dict[str, Any]] = []
     with bench_server() as bench:
-        env = airflow_env("/nonexistent-airflow-home", {
-            "SALTANT_API_URL": bench.url, "SALTANT_AUTH_TOKEN": bench.token,
-        })
+        env = dict(os.environ, SALTANT_API_URL=bench.url, SALTANT_AUTH_TOKEN=bench.token)
         created = 0
         for n in sorted(ns):
             asyncio.run(create_instances(bench, n - created, prefix=f"list-{n}"))

@@ -8,6 +8,7 @@ import os
 import queue
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -26,6 +27,7 @@ class Child:
             stdin=subprocess.PIPE if stdin else subprocess.DEVNULL, stdout=subprocess.PIPE,
             text=True, start_new_session=True,
         )
+        self.name = " ".join(str(a) for a in args[:2])  # e.g. "-m benchmarks.proxy"
         self._lines: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -40,9 +42,9 @@ class Child:
         try:
             line = self._lines.get(timeout=timeout)
         except queue.Empty:
-            raise TimeoutError(f"no output from {self.process.args} in {timeout}s") from None
+            raise TimeoutError(f"no output from {self.name} in {timeout}s") from None
         if line is None:
-            raise EOFError(f"{self.process.args} exited with {self.process.wait(5)}")
+            raise EOFError(f"{self.name} exited with {self.process.wait(5)}")
         return line
 
     def json_line(self, timeout: float) -> dict[str, Any]:
@@ -98,6 +100,13 @@ def run_json(args: Sequence[str], env: Mapping[str, str] | None = None,
         raise RuntimeError(f"{args} failed ({done.returncode}):\n{done.stderr[-3000:]}")
     data: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return data
+
+
+@contextlib.contextmanager
+def scratch_dir(prefix: str) -> Iterator[str]:
+    """A temporary directory (Airflow home, uuid lists), removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as path:
+        yield path
 
 
 def airflow_env(home: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -66,14 +67,15 @@ async def _setup(bench: BenchServer) -> None:
 @contextlib.contextmanager
 def bench_server(**options: Any) -> Iterator[BenchServer]:
     """A no-worker local server (own subprocess) with a task type and a queue; stopped on exit."""
-    server = LocalSaltantServer(no_worker=True, **options)
-    server.start()
-    try:
-        bench = BenchServer(server)
-        asyncio.run(_setup(bench))
-        yield bench
-    finally:
-        server.stop()
+    with tempfile.TemporaryDirectory(prefix="bench-saltant-logs-") as logs:
+        server = LocalSaltantServer(no_worker=True, logs_dir=logs, **options)
+        server.start()
+        try:
+            bench = BenchServer(server)
+            asyncio.run(_setup(bench))
+            yield bench
+        finally:
+            server.stop()
 
 
 async def create_instances(bench: BenchServer, count: int, prefix: str = "bench") -> list[str]:

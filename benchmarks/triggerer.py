@@ -108,7 +108,7 @@ class PollTimer:
             finally:
                 polls.append((start, time.time() - start))
 
-        poller.SharedTaskPoller._poll_once = timed  # type: ignore[method-assign]
+        poller.SharedTaskPoller._poll_once = timed  # type: ignore[method-assign,assignment]
 
     @staticmethod
     def stats() -> dict[str, int]:

@@ -17,14 +17,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from benchmarks.processes import Child, airflow_env, child
+from benchmarks.processes import Child, airflow_env, child, scratch_dir
 from benchmarks.results import median, pyplot, write_json
 from benchmarks.saltant_server import (
     BenchServer,
@@ -116,7 +115,15 @@ def run_case(
 ) -> dict[str, Any]:
     """One N and one mode; returns its figures."""
     uuids = asyncio.run(create_instances(bench, n, prefix=f"wait-{mode}-{n}"))
-    workdir = Path(tempfile.mkdtemp(prefix=f"bench-waits-{mode}-{n}-"))
+    with scratch_dir(f"bench-waits-{mode}-{n}-") as scratch:
+        return _run_case(bench, proxy_port, n, mode, interval, quiet_polls, finish_polls, home,
+                         profile, uuids, Path(scratch))
+
+
+def _run_case(
+    bench: BenchServer, proxy_port: int, n: int, mode: str, interval: float, quiet_polls: int,
+    finish_polls: int, home: str, profile: str | None, uuids: list[str], workdir: Path,
+) -> dict[str, Any]:
     (workdir / "uuids.json").write_text(json.dumps(uuids), encoding="utf-8")
     conn = {"conn_type": "saltant", "host": f"http://127.0.0.1:{proxy_port}/api/",
             "password": bench.token}
@@ -232,8 +239,7 @@ def run(
     from benchmarks.results import RESULTS_DIR
 
     cases: list[dict[str, Any]] = []
-    home = tempfile.mkdtemp(prefix="bench-airflow-home-")
-    with bench_server() as bench, child(
+    with scratch_dir("bench-airflow-home-") as home, bench_server() as bench, child(
         ["-m", "benchmarks.proxy", "--upstream-port", str(bench.server.port)]
     ) as proxy:
         proxy_port = int(proxy.line(30).rsplit(" ", 1)[1])
