@@ -72,7 +72,7 @@ def _plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
 
 def run(repetitions: int) -> dict[str, Any]:
     from benchmarks.machine import machine_info, machine_line
-    from benchmarks.results import RESULTS_DIR
+    from benchmarks.results import results_dir
 
     modules = [*PUBLIC_MODULES, REFERENCE_MODULE]
     runs: dict[str, list[dict[str, float]]] = {m: [] for m in modules}
@@ -92,7 +92,7 @@ def run(repetitions: int) -> dict[str, Any]:
                               "target_ms": TARGET_MS, "reference": REFERENCE_MODULE},
                "modules": rows}
     path = write_json("imports", payload)
-    _plot(rows, RESULTS_DIR / "imports.png",
+    _plot(rows, results_dir() / "imports.png",
           f"import cost over airflow.sdk, {repetitions} fresh processes each - "
           f"{machine_line(machine_info())}")
     print(f"[bench] wrote {path}", flush=True)

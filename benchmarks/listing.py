@@ -67,7 +67,7 @@ def _plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
 
 def run(ns: list[int], repeats: int = REPEATS) -> dict[str, Any]:
     from benchmarks.machine import machine_info, machine_line
-    from benchmarks.results import RESULTS_DIR
+    from benchmarks.results import results_dir
 
     rows: list[dict[str, Any]] = []
     with bench_server() as bench:
@@ -86,7 +86,7 @@ def run(ns: list[int], repeats: int = REPEATS) -> dict[str, Any]:
     payload = {"parameters": {"ns": sorted(ns), "repeats": repeats, "variants": VARIANTS},
                "rows": rows}
     path = write_json("listing", payload)
-    _plot(rows, RESULTS_DIR / "listing.png",
+    _plot(rows, results_dir() / "listing.png",
           f"listing task instances from the local server - {machine_line(machine_info())}")
     print(f"[bench] wrote {path}", flush=True)
     return payload

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from benchmarks.machine import machine_line
-from benchmarks.results import RESULTS_DIR, read_json
+from benchmarks.results import RESULTS_DIR, read_json, results_dir
 
 README = RESULTS_DIR.parent / "README.md"
 START, END = "<!-- results:start -->", "<!-- results:end -->"
@@ -186,8 +186,9 @@ def write_summary() -> str:
             if doc:
                 lines += [*table(doc), "", f"![{png}]({png})", ""]
     text = "\n".join(lines).rstrip() + "\n"
-    (RESULTS_DIR / "summary.md").write_text(text, encoding="utf-8")
-    _update_readme(text)
+    (results_dir() / "summary.md").write_text(text, encoding="utf-8")
+    if results_dir() == RESULTS_DIR:  # the README shows the committed results only
+        _update_readme(text)
     return text
 
 

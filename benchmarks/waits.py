@@ -236,7 +236,7 @@ def run(
     modes: tuple[str, ...] = ("shared", "own"), profile_dir: str | None = None,
 ) -> dict[str, Any]:
     from benchmarks.machine import machine_info, machine_line
-    from benchmarks.results import RESULTS_DIR
+    from benchmarks.results import results_dir
 
     cases: list[dict[str, Any]] = []
     with scratch_dir("bench-airflow-home-") as home, bench_server() as bench, child(
@@ -257,7 +257,7 @@ def run(
         "cases": cases,
     }
     path = write_json("waits", payload)
-    _plot(cases, RESULTS_DIR / "waits.png",
+    _plot(cases, results_dir() / "waits.png",
           f"saltant deferred waits, poll interval {interval:g} s - {machine_line(machine_info())}")
     print(f"[bench] wrote {path}", flush=True)
     return payload
