@@ -151,6 +151,10 @@ class SaltantCreateTaskOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("arguments", "name", "saltant_task_type", "task_queue")
+    #: The synchronous wait gives up after this many transient errors in a row (no answer,
+    #: 429, 5xx) that also span at least ``error_window`` seconds (the trigger's policy).
+    max_consecutive_errors: int = 5
+    error_window: float = 60.0
     template_fields_renderers: ClassVar[dict[str, str]] = {"arguments": "json"}
     operator_extra_links = (SaltantTaskInstanceLink(),)
     ui_color = "#c6e2ff"
@@ -297,21 +301,40 @@ class SaltantCreateTaskOperator(BaseOperator):
                 time.sleep(min(LOOKUP_INTERVAL, left))
 
     def _wait(self, manager: Any, uuid: str, started: float) -> str:
+        """Poll until the instance ends; transient errors are tolerated like the trigger does."""
+        from saltant_provider.client import is_retryable
+
         deadline = started + self.timeout if self.timeout is not None else None
         last: str | None = None
+        streak, streak_start = 0, 0.0
         while True:
-            state = manager.get(uuid).state
-            if str(state) != last:
-                self.log.info("saltant task instance %s is %s", uuid, state)
-                last = str(state)
-            if state.is_terminal:
-                return str(state)
+            try:
+                state = manager.get(uuid).state
+            except Exception as exc:
+                if not is_retryable(exc):
+                    raise
+                now = time.monotonic()
+                streak, streak_start = streak + 1, (now if streak == 0 else streak_start)
+                self.log.warning("Transient error %d reading %s: %s", streak, uuid, exc)
+                if (
+                    streak >= self.max_consecutive_errors
+                    and now - streak_start >= self.error_window
+                ):
+                    raise
+                state = None
+            else:
+                streak = 0
+                if str(state) != last:
+                    self.log.info("saltant task instance %s is %s", uuid, state)
+                    last = str(state)
+                if state.is_terminal:
+                    return str(state)
             now = time.monotonic()
             if deadline is not None and now >= deadline:
                 self._terminate(manager, uuid, "the operator timeout passed")
                 raise SaltantTaskTimeoutError(
                     f"saltant task instance {uuid} did not finish within {self.timeout:g} s "
-                    f"(last state {state}); it was asked to terminate"
+                    f"(last state {last}); it was asked to terminate"
                 )
             pause = (
                 self.poll_interval if deadline is None else min(self.poll_interval, deadline - now)

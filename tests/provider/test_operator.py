@@ -256,3 +256,33 @@ def test_create_without_waiting_pushes_url_and_link_at_once(live: SaltantHook) -
     assert ti.pushed["state"] in ("created", "published", "running", "successful")
     if AIRFLOW_V_3:
         assert ti.pushed["_link_SaltantTaskInstanceLink"] == url
+
+
+def test_sync_wait_rides_out_transient_errors_but_not_others(live: SaltantHook) -> None:
+    import time
+
+    from saltant_provider.client import BadHttpRequestError, NotFoundError
+
+    inst = live.instances().create(
+        live.types().get(name="airflow-demo-job").id,
+        live.task_queues.get(name="airflow-demo").id,
+        arguments={"sleep": 0.2},
+        name="burst-test",
+    )
+
+    class Flaky(LosesCreateAnswer):
+        def get(self, uuid: str) -> Any:
+            self.creates += 1
+            if self.creates <= 3:
+                raise BadHttpRequestError("Service unavailable", status_code=503)
+            return self._manager.get(uuid)
+
+    o = op(poll_interval=0.1, timeout=30)
+    assert o._wait(Flaky(live.instances()), inst.uuid, time.monotonic()) == "successful"
+
+    class Gone(LosesCreateAnswer):
+        def get(self, uuid: str) -> Any:
+            raise NotFoundError("Not found.", status_code=404)
+
+    with pytest.raises(NotFoundError):
+        o._wait(Gone(live.instances()), inst.uuid, time.monotonic())
