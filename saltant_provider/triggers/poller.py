@@ -11,8 +11,9 @@ kind in one event loop instead:
 - a watched instance missing from that listing is confirmed by a GET before anything is declared:
   offset pages shift while instances leave the unfinished set, so absence alone proves nothing.
 
-So while nothing finishes, N waits cost ``ceil(unfinished / page_size)`` requests per poll, and
-each finish costs one GET more. The poller only reads; it never creates or terminates anything.
+So while nothing finishes, N waits cost ``min(N, ceil(unfinished / page_size))`` requests per
+poll (with few waits and many unfinished instances it GETs each instead of listing), and each
+finish costs one GET more. The poller only reads; it never creates or terminates anything.
 
 Pollers live in a registry keyed by (event loop, connection id, task kind); a poller starts with
 its first watcher and stops, closing its client, when its last watcher leaves.
@@ -182,6 +183,8 @@ class PollerStats:
     registration_gets: int = 0
     confirm_gets: int = 0
     polls: int = 0
+    #: Polls that GOT each watched instance instead of listing (few watched, many unfinished).
+    get_polls: int = 0
     skipped_confirmed_unfinished: int = 0
     errors: deque[str] = field(default_factory=lambda: deque(maxlen=50))
 
@@ -218,6 +221,7 @@ class SharedTaskPoller:
         # connection once before a 403 counts as final (until a request succeeds again).
         self._reopen = False
         self._auth_retry_used = False
+        self._listing_pages: int | None = None  # pages the last listing needed (from its count)
         self._get_limit = asyncio.Semaphore(MAX_CONCURRENT_GETS)
 
     # --- membership -------------------------------------------------------------------------
@@ -466,6 +470,10 @@ class SharedTaskPoller:
                     raise
                 break  # "Invalid page.": the set shrank while we paged; what is missing gets a GET
             results = list(getattr(result, "results", result))
+            if page == 1:
+                count = getattr(result, "count", None)
+                if isinstance(count, int) and not isinstance(count, bool):
+                    self._listing_pages = max(1, math.ceil(count / self.page_size))
             for instance in results:
                 seen[str(instance.uuid)] = _state_of(instance)
             if not getattr(result, "next", None) or len(results) < self.page_size:
@@ -473,8 +481,17 @@ class SharedTaskPoller:
         return seen
 
     async def _poll_once(self, manager: InstanceManager) -> float | None:
-        """One poll: list, then GET the absent ones. Returns the pause the server asked for."""
+        """One poll: list, then GET the absent ones. Returns the pause the server asked for.
+
+        When the last listing took at least as many pages as there are instances to watch, a GET
+        each is no dearer (and lighter): then the poll GETs them all instead of listing. The
+        listing comes back as soon as the watched instances outnumber its pages.
+        """
         self.stats.polls += 1
+        if self._listing_pages is not None and len(self._created) <= self._listing_pages:
+            self.stats.get_polls += 1
+            await asyncio.gather(*(self._confirm(manager, u, listed=False) for u in list(self._created)))
+            return None
         try:
             listed = await self._list_unfinished(manager)
         except asyncio.CancelledError:
@@ -493,23 +510,24 @@ class SharedTaskPoller:
             else:
                 self._deliver(uuid, Observation.of_state(state))
 
-        async def confirm(uuid: str) -> None:
-            self.stats.confirm_gets += 1
-            try:
-                instance = await self._get(manager, uuid)
-                state = _state_of(instance)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                self._deliver(uuid, self._error(exc))
-                return
-            self._succeeded()
-            if not state.is_terminal:
-                self.stats.skipped_confirmed_unfinished += 1
-            self._deliver(uuid, Observation.of_state(state))
-
-        await asyncio.gather(*(confirm(u) for u in absent))
+        await asyncio.gather(*(self._confirm(manager, u, listed=True) for u in absent))
         return None
+
+    async def _confirm(self, manager: InstanceManager, uuid: str, *, listed: bool) -> None:
+        """GET one watched instance (``listed``: it was missing from this poll's listing)."""
+        self.stats.confirm_gets += 1
+        try:
+            instance = await self._get(manager, uuid)
+            state = _state_of(instance)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._deliver(uuid, self._error(exc))
+            return
+        self._succeeded()
+        if listed and not state.is_terminal:
+            self.stats.skipped_confirmed_unfinished += 1
+        self._deliver(uuid, Observation.of_state(state))
 
     def __repr__(self) -> str:
         return (

@@ -248,14 +248,17 @@ async def test_a_lasting_403_ends_every_wait_after_one_fresh_client() -> None:
 
 async def test_a_rotated_token_is_picked_up_by_reading_the_connection_again() -> None:
     old, new = FakeClient(), FakeClient()
-    u = old.executable_task_instances.add()
+    u, other = old.executable_task_instances.add(), old.executable_task_instances.add()
     new.executable_task_instances.instances = old.executable_task_instances.instances
     clients = [old, new]
 
     async def factory() -> FakeClient:
         return clients.pop(0)
 
-    async with watch(CONN, "executable", u, INTERVAL, factory) as w:
+    async with (
+        watch(CONN, "executable", u, INTERVAL, factory) as w,
+        watch(CONN, "executable", other, INTERVAL, factory),
+    ):
         p = get_poller(CONN, "executable")
         assert p is not None
         await until(lambda: p.stats.polls >= 1)
@@ -458,8 +461,8 @@ async def test_two_waits_for_one_uuid_are_both_served() -> None:
 async def test_retry_after_of_a_listing_is_honoured() -> None:
     client = FakeClient()
     m = client.executable_task_instances
-    u = m.add()
-    async with watching(client, [u]) as (p, (w,)):
+    u, other = m.add(), m.add()  # two watched, one page: the poller lists
+    async with watching(client, [u, other]) as (p, (w, _)):
         await until(lambda: p.stats.polls >= 1)
         m.list_errors.append(
             BadHttpRequestError("slow down", status_code=429, retry_after=0.5, method="GET")
@@ -476,7 +479,7 @@ async def test_retry_after_of_a_listing_is_honoured() -> None:
 async def test_slow_listings_do_not_stretch_the_poll_period() -> None:
     client = FakeClient()
     m = client.executable_task_instances
-    u = m.add()
+    uuids = [m.add(), m.add()]  # two watched, one page: the poller lists
     original = m.list_page
     starts: list[float] = []
 
@@ -486,8 +489,34 @@ async def test_slow_listings_do_not_stretch_the_poll_period() -> None:
         return await original(*args, **kwargs)
 
     m.list_page = slow_list_page  # type: ignore[method-assign]
-    async with watching(client, [u], interval=0.2) as (p, _):
+    async with watching(client, uuids, interval=0.2) as (p, _):
         await until(lambda: p.stats.polls >= 7)
     gaps = sorted(b - a for a, b in itertools.pairwise(starts))
     median = gaps[len(gaps) // 2]
     assert 0.17 <= median <= 0.23, gaps  # one poll per 0.2 s, not per 0.26 s
+
+
+async def test_few_waits_among_many_unfinished_get_each_instead_of_listing() -> None:
+    client = FakeClient()
+    m = client.executable_task_instances
+    watched = [m.add() for _ in range(2)]
+    for _ in range(25):  # newer unfinished instances: 27 in all, 3 pages of 10
+        m.add()
+    async with watching(client, watched, page_size=10) as (p, watches):
+        await until(lambda: p.stats.polls >= 6)
+        lists, gets = m.count("list"), m.count("get")
+        assert lists == 3  # the first poll listed (3 pages) and learned the count
+        assert p.stats.get_polls >= 5 and gets >= 2 + 2 * 5  # then 2 GETs per poll, not 3 pages
+        m.finish(watched[0], TaskState.FAILED)
+        while (o := await asyncio.wait_for(watches[0].next(), 2)).state is not TaskState.FAILED:
+            assert o.error is None
+        more = [m.add() for _ in range(5)]  # watched outnumber the pages again: back to listing
+        async with contextlib.AsyncExitStack() as stack:
+            for u in more:
+                await stack.enter_async_context(
+                    watch(CONN, "executable", u, INTERVAL, factory_for(client))
+                )
+            base = p.stats.polls
+            await until(lambda: p.stats.polls >= base + 3)
+            assert m.count("list") > lists
+            assert p.stats.skipped_confirmed_unfinished == 0
