@@ -7,7 +7,7 @@ import json
 import os
 import uuid as uuidlib
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -186,9 +186,6 @@ def request_log(monkeypatch: pytest.MonkeyPatch) -> RequestLog:
 
 def client_closed(client: Any) -> bool:
     return bool(_http_of(client).is_closed)
-
-
-AfterPage = Callable[[int], Awaitable[None]]
 
 
 class LagMonitor:
