@@ -228,7 +228,13 @@ class SaltantCreateTaskOperator(BaseOperator):
         if self.deferrable:
             self._defer(uuid, started)
         self._waiting = True  # stays True if the wait is interrupted, so on_kill terminates
-        state = self._wait(manager, uuid, started)
+        try:
+            state = self._wait(manager, uuid, started)
+        except SaltantTaskTimeoutError:
+            raise
+        except Exception:
+            self._terminate_if_last_try(context, manager, uuid)
+            raise
         self._waiting = False
         return self._finish(context, uuid, state)
 
@@ -274,6 +280,12 @@ class SaltantCreateTaskOperator(BaseOperator):
         try:
             return manager.create(type_id, queue_id, arguments=arguments, name=name)
         except BadHttpRequestError as exc:
+            if exc.status_code == 400 and "task_queue" in str(exc) and "does not exist" in str(exc):
+                raise SaltantTaskError(
+                    f"saltant refused task queue {self.task_queue!r} (id {queue_id}): {exc}. The "
+                    "queue exists but may be inactive, or private to another saltant user; "
+                    "activate it or use a queue your token may use"
+                ) from exc
             if not _maybe_created(exc):
                 raise
             # Without an answer the server may still be processing the create: keep looking
@@ -384,6 +396,12 @@ class SaltantCreateTaskOperator(BaseOperator):
                 f"saltant task instance {uuid} did not finish within {self.timeout} s "
                 f"(last state {ev.state}); it was asked to terminate. {ev.message}".strip()
             )
+        if self._is_last_try(context):
+            self._terminate(
+                self._hook().instances(ev.task_kind),
+                uuid,
+                "the wait failed on the last try (no retry will reattach)",
+            )
         raise SaltantTaskEventError(
             f"watching saltant task instance {uuid} failed: {ev.message or ev.status}"
         )
@@ -401,6 +419,22 @@ class SaltantCreateTaskOperator(BaseOperator):
             manager.terminate(uuid)
         except Exception as exc:
             self.log.error("Could not terminate saltant task instance %s: %s", uuid, exc)
+
+    def _is_last_try(self, context: Context) -> bool:
+        """True when Airflow will not retry this task instance (unknown outside Airflow: False)."""
+        ti = context.get("ti")
+        try_number = getattr(ti, "try_number", None)
+        max_tries = getattr(ti, "max_tries", None)
+        if not isinstance(try_number, int) or not isinstance(max_tries, int):
+            return False
+        return not (self.retries and try_number <= max_tries)
+
+    def _terminate_if_last_try(self, context: Context, manager: Any, uuid: str) -> None:
+        """The wait failed for good: with no retry left to reattach, do not leave an orphan."""
+        if self._is_last_try(context):
+            self._terminate(
+                manager, uuid, "the wait failed on the last try (no retry will reattach)"
+            )
 
     def on_kill(self) -> None:
         """Terminate the saltant instance this task is waiting for."""

@@ -87,8 +87,16 @@ class SaltantTaskSensor(BaseSensorOperator):
         raise error
 
     def poke(self, context: Context) -> bool:
+        from saltant_provider.client import NotFoundError
+
         uuid = self._uuid()
-        state = SaltantHook(self.saltant_conn_id).instances(self.task_kind).get(uuid).state
+        try:
+            state = SaltantHook(self.saltant_conn_id).instances(self.task_kind).get(uuid).state
+        except NotFoundError as exc:
+            raise SaltantTaskEventError(
+                f"saltant {self.task_kind} task instance {uuid} was not found ({exc}); check the "
+                f"uuid (the upstream XCom), task_kind and the connection {self.saltant_conn_id!r}"
+            ) from exc
         self.log.info("saltant task instance %s is %s", uuid, state)
         if state.is_terminal:
             return self._end(uuid, str(state))

@@ -286,3 +286,33 @@ def test_sync_wait_rides_out_transient_errors_but_not_others(live: SaltantHook) 
 
     with pytest.raises(NotFoundError):
         o._wait(Gone(live.instances()), inst.uuid, time.monotonic())
+
+
+@pytest.mark.parametrize(
+    ("retries", "try_number", "max_tries", "last"),
+    [(0, 1, 0, True), (2, 1, 2, False), (2, 3, 2, True), (1, 1, 1, False), (1, 2, 1, True)],
+)
+def test_last_try_detection(retries: int, try_number: int, max_tries: int, last: bool) -> None:
+    class TI(FakeTI):
+        pass
+
+    ti = TI()
+    ti.try_number, ti.max_tries = try_number, max_tries  # type: ignore[attr-defined]
+    assert op(retries=retries)._is_last_try(ctx(ti)) is last
+    assert op(retries=retries)._is_last_try(ctx(FakeTI())) is False  # outside Airflow
+
+
+def test_error_event_on_last_try_terminates(live: SaltantHook) -> None:
+    inst = live.instances().create(
+        live.types().get(name="airflow-demo-job").id,
+        live.task_queues.get(name="airflow-demo").id,
+        arguments={"sleep": 60},
+        name="error-event-last-try",
+    )
+    ti = FakeTI()
+    ti.try_number, ti.max_tries = 1, 0  # type: ignore[attr-defined]
+    event = make_event("error", inst.uuid, "executable", "running", "token revoked")
+    with pytest.raises(SaltantTaskEventError, match="token revoked"):
+        op().execute_complete(ctx(ti), event)
+    live.instances().wait_until_finished(inst.uuid, refresh_period=0.2, timeout=15)
+    assert str(live.instances().get(inst.uuid).state) == "terminated"

@@ -54,3 +54,19 @@ def test_events(soft_fail: bool) -> None:
         s.execute_complete({}, timeout)
     with pytest.raises(SaltantTaskEventError):
         sensor().execute_complete({}, None)
+
+
+def test_missing_uuid_says_what_to_check(
+    monkeypatch: pytest.MonkeyPatch, saltant_server: Any
+) -> None:
+    import json
+
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SALTANT_DEFAULT",
+        json.dumps(
+            {"conn_type": "saltant", "host": saltant_server.url, "password": saltant_server.token}
+        ),
+    )
+    with pytest.raises(SaltantTaskEventError, match="check the uuid") as info:
+        sensor().poke({})  # type: ignore[arg-type]
+    assert UUID in str(info.value) and "task_kind" in str(info.value)
