@@ -197,7 +197,8 @@ class SaltantHook(BaseHook):
     - ``schema`` (optional): the API path when the URL carries none; default ``api/``.
     - ``password``: the API token of a saltant user.
     - extras: ``verify_ssl`` (default true), ``ca_bundle`` (PEM path), ``timeout`` (seconds per
-      request, default 90), ``max_tries`` (per request, default 5), ``scheme`` (http or https).
+      request, default 90), ``max_tries`` (per request, default 5), ``scheme`` (http or https;
+      ``use_https=false`` means the same as ``scheme=http``).
 
     As a URI (e.g. ``AIRFLOW_CONN_SALTANT_DEFAULT``)::
 
