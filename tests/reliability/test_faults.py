@@ -23,10 +23,6 @@ FAIL_EVERY = 5  # every 5th job exits 1 by design
 CLIENT_TIMEOUT = 1  # seconds per request (connection extra); slow faults take longer
 SLOW_SECONDS = 1.5
 
-# max_tries=8 per request: a sync wait that loses one status read to 8 faults in a row fails its
-# try, and the retry then re-runs a finished job (the defect that
-# test_retries_restarts.py::test_sync_wait_survives_a_burst_of_transient_errors shows); with 5 it
-# would happen in ~8% of runs of this test, with 8 in well under 0.1%.
 # Jobs that fail by design must not be retried (that would start them again); tasks that fail
 # because of a transient fault may be retried by Airflow, and must then reattach, not re-create.
 HEADER = """
@@ -91,7 +87,7 @@ def test_fifty_runs_under_faults_end_right_without_duplicates_or_orphans(
     airflow_db: Path,
 ) -> None:
     conn_id = make_conn(
-        faulty_server.url, faulty_server.token, timeout=CLIENT_TIMEOUT, max_tries=8
+        faulty_server.url, faulty_server.token, timeout=CLIENT_TIMEOUT, max_tries=5
     )
     args = [job_args(i) for i in range(N_PER_MODE)]
     result = run_dag(
