@@ -234,3 +234,73 @@ def test_async_paging_ends_within_the_count_and_raises_only_client_errors(
     assert calls <= max(_bound(script, page_size), 1) + 1
     for item in items:
         _check_types(item)
+
+
+# --------------------------------------------------------------------------- connections
+class _Conn:
+    """What the hook reads from an Airflow connection (any values, as a user could type)."""
+
+    def __init__(self, host: Any, port: Any, schema: Any, password: Any, extra: Any) -> None:
+        self.conn_id = "saltant_prop"
+        self.host = host
+        self.port = port
+        self.schema = schema
+        self.password = password
+        self._extra = extra
+
+    @property
+    def extra_dejson(self) -> Any:
+        if isinstance(self._extra, Exception):
+            raise self._extra
+        return self._extra
+
+
+hosts = st.one_of(
+    st.none(),
+    st.text(max_size=30),
+    st.sampled_from([
+        "127.0.0.1", "http://127.0.0.1:8000/api/", "https://saltant.example.org", "ftp://x/",
+        "http://[::1]:80/api", "http://[::1", "http://127.0.0.1:99999/", "http://:80/",
+        "saltant.example.org/api", " http://127.0.0.1/api/ ", "http://127.0.0.1/api/?q=1#f",
+        "HTTP://127.0.0.1/API/", "http://user:pw@127.0.0.1/api/",
+    ]),
+)
+extras = st.one_of(
+    st.none(),
+    st.just(ValueError("Expecting value")),
+    st.dictionaries(
+        st.sampled_from(["timeout", "max_tries", "verify_ssl", "ca_bundle", "scheme", "use_https",
+                         "extra__saltant__timeout", "other"]),
+        st.one_of(json_values, st.sampled_from(["http", "https", "true", "no", "0", "1.5",
+                                                "inf", "nan", "-3", "/etc/hostname"])),
+        max_size=4,
+    ),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    host=hosts,
+    port=st.one_of(st.none(), st.integers(-5, 70000)),  # Airflow makes the port an int
+    schema=st.one_of(st.none(), st.text(max_size=10)),
+    password=st.one_of(st.none(), st.text(max_size=45), st.just("0" * 40)),
+    extra=extras,
+)
+def test_any_connection_gives_settings_and_a_client_or_the_hooks_own_error(
+    host: Any, port: Any, schema: Any, password: Any, extra: Any
+) -> None:
+    from saltant_provider.client.exceptions import InvalidRequestError
+    from saltant_provider.hooks.saltant import SaltantHookConfigError, settings_from_connection
+
+    try:
+        found = settings_from_connection(_Conn(host, port, schema, password, extra))
+    except SaltantHookConfigError as exc:
+        assert "saltant_prop" in str(exc)
+        return
+    assert found.timeout >= 1 and math.isfinite(found.timeout)
+    assert found.max_tries >= 1
+    try:
+        Client(found.base_api_url, found.auth_token, found.timeout, test_if_authenticated=False,
+               verify=found.verify, max_tries=found.max_tries).close()
+    except InvalidRequestError as exc:  # e.g. whitespace inside the token: a clear message
+        assert "auth_token" in str(exc) or "base_api_url" in str(exc), str(exc)
