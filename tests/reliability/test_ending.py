@@ -299,3 +299,56 @@ def test_last_try_giving_up_on_errors_leaves_no_instance_running(
         assert state in ("terminated", "failed"), f"instance {inst.uuid} left {state}"
     finally:
         rel_client.executable_task_instances.terminate(inst.uuid)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "defect (operator helper, saltant_provider/operators/saltant.py on_kill): a kill that "
+        "arrives while the create request is in flight terminates nothing (on_kill only knows a "
+        "uuid once the answer arrived), so the instance the server then creates runs on"
+    ),
+)
+def test_kill_during_a_slow_create_leaves_no_instance_running(
+    rel_server: Any,
+    rel_client: Any,
+    rel_demo: dict[str, int],
+    make_conn: Callable[..., str],
+    airflow_db: Any,
+) -> None:
+    from saltant_provider.operators.saltant import SaltantCreateTaskOperator
+
+    def slow_create(method: str, path: str, proxy: Proxy) -> Any:
+        return ("delay", 1.5) if method == "POST" and "terminate" not in path else None
+
+    ti = FakeTI(unique("kill_in_create"))
+    name = f"{ti.dag_id}.job.{ti.run_id}.-1"
+    seen: list[str] = []
+    with Proxy(rel_server.url, slow_create) as proxy:
+        conn_id = make_conn(proxy.url, rel_server.token, timeout=5, max_tries=2)
+        op = SaltantCreateTaskOperator(
+            task_id="job", saltant_conn_id=conn_id, task_type="airflow-demo-job",
+            task_queue="airflow-demo", arguments={"sleep": 30}, poll_interval=0.2, timeout=30,
+        )
+
+        def kill() -> None:
+            deadline = time.monotonic() + 10
+            while proxy.count("POST", "/api/executabletaskinstances/") < 1:
+                if time.monotonic() > deadline:
+                    return
+                time.sleep(0.02)
+            time.sleep(0.3)  # the create is in flight
+            op.on_kill()
+            time.sleep(1.5)  # the server has created the instance by now
+            for inst in instances_named(rel_client, name):
+                seen.append(wait_for_state(rel_client, inst.uuid, {"terminated"}, timeout=4))
+            for inst in instances_named(rel_client, name):  # end the wait of execute()
+                rel_client.executable_task_instances.terminate(inst.uuid)
+
+        killer = threading.Thread(target=kill, daemon=True)
+        killer.start()
+        with pytest.raises(Exception):  # noqa: B017 (it ends once the instance is gone)
+            op.execute({"ti": ti})  # type: ignore[arg-type]
+        killer.join(20)
+    assert seen, "the create never reached the server"
+    assert seen == ["terminated"], f"after the kill the instance was {seen}"
