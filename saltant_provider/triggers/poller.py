@@ -490,7 +490,9 @@ class SharedTaskPoller:
         self.stats.polls += 1
         if self._listing_pages is not None and len(self._created) <= self._listing_pages:
             self.stats.get_polls += 1
-            await asyncio.gather(*(self._confirm(manager, u, listed=False) for u in list(self._created)))
+            await asyncio.gather(
+                *(self._confirm(manager, u, listed=False) for u in list(self._created))
+            )
             return None
         try:
             listed = await self._list_unfinished(manager)
