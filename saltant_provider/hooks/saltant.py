@@ -319,5 +319,12 @@ class SaltantHook(BaseHook):
             message = str(exc)
             if self._settings is not None and self._settings.auth_token:
                 message = message.replace(self._settings.auth_token, "***")
+            lowered = message.lower()
+            if "certificate" in lowered or "ssl" in lowered or "tls" in lowered:
+                message += (
+                    f" (connection {self.saltant_conn_id!r}: set its extra ca_bundle to the path"
+                    " of a PEM file holding the server's CA, or verify_ssl to false for a test"
+                    " server)"
+                )
             return False, f"{type(exc).__name__}: {message}"
         return True, f"Connected to saltant at {settings.base_api_url}"

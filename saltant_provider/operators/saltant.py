@@ -196,6 +196,8 @@ class SaltantCreateTaskOperator(BaseOperator):
         self.timeout = _seconds(timeout, "timeout", allow_none=True)
         self._saltant_uuid: str | None = None
         self._waiting = False
+        self._killed = False
+        self._creating: tuple[Any, str, set[str]] | None = None
 
     # -- execution --
 
@@ -214,6 +216,9 @@ class SaltantCreateTaskOperator(BaseOperator):
         instance = self._find_or_create(hook, manager, name, arguments)
         uuid = str(instance.uuid)
         self._saltant_uuid = uuid
+        if self._killed and self.wait_for_completion:  # killed while the create was in flight
+            self._terminate(manager, uuid, "the Airflow task was killed during the create")
+            raise SaltantTaskError(f"killed while creating saltant task instance {uuid}")
         url = str(manager.front_end_url(uuid))
         ti.xcom_push(key=XCOM_SALTANT_URL, value=url)
         if AIRFLOW_V_3:  # Airflow 3 shows links from this XCom: pushed now, it works mid-run
@@ -277,6 +282,7 @@ class SaltantCreateTaskOperator(BaseOperator):
                 )
                 return inst
         known = {str(inst.uuid) for inst in earlier}
+        self._creating = (manager, name, known)
         try:
             return manager.create(type_id, queue_id, arguments=arguments, name=name)
         except BadHttpRequestError as exc:
@@ -437,13 +443,24 @@ class SaltantCreateTaskOperator(BaseOperator):
             )
 
     def on_kill(self) -> None:
-        """Terminate the saltant instance this task is waiting for."""
-        if self._saltant_uuid and self._waiting:
+        """Terminate the saltant instance this task waits for, even one still being created."""
+        self._killed = True
+        if not self.wait_for_completion:
+            return
+        if self._saltant_uuid:
             self._terminate(
                 self._hook().instances(self.task_kind),
                 self._saltant_uuid,
                 "the Airflow task was killed",
             )
+        elif self._creating is not None:  # the create is in flight: end what already exists
+            manager, name, known = self._creating
+            try:
+                for inst in manager.list({"name": name}):
+                    if str(inst.uuid) not in known and not inst.state.is_terminal:
+                        self._terminate(manager, str(inst.uuid), "the Airflow task was killed")
+            except Exception as exc:
+                self.log.error("Could not look for the instance being created: %s", exc)
 
 
 def _is_lazy(value: Any) -> bool:
