@@ -1,8 +1,9 @@
 """saltant REST client: saltant-py's API (sync) plus an async client for waiting.
 
 ``from saltant_provider.client import Client`` replaces ``from saltant.client import Client``.
-Importing this package loads ``requests`` but neither Airflow nor ``httpx``; ``AsyncClient``
-(and httpx with it) is loaded on first use.
+Importing this package loads neither Airflow nor an HTTP library: ``Client`` (and ``requests``
+with it) and ``AsyncClient`` (and ``httpx``) are loaded on first use, so DAG files that only
+name states or errors pay nothing for them.
 """
 
 from __future__ import annotations
@@ -33,10 +34,10 @@ from saltant_provider.client.models import (
     User,
 )
 from saltant_provider.client.states import TERMINAL_STATES, UNFINISHED_STATES, TaskState
-from saltant_provider.client.sync import Client, from_env
 
 if TYPE_CHECKING:
     from saltant_provider.client.aio import AsyncClient
+    from saltant_provider.client.sync import Client, from_env
 
 __all__ = [
     "TERMINAL_STATES",
@@ -69,10 +70,20 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """Import the async client (and httpx) only when it is asked for."""
-    if name == "AsyncClient":
-        from saltant_provider.client.aio import AsyncClient
+_LAZY = {
+    "AsyncClient": "saltant_provider.client.aio",
+    "Client": "saltant_provider.client.sync",
+    "from_env": "saltant_provider.client.sync",
+}
 
-        return AsyncClient
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+def __getattr__(name: str) -> Any:
+    """Import the clients (and requests or httpx with them) only when they are asked for."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
