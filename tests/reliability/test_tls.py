@@ -61,19 +61,12 @@ def test_self_signed_server_is_refused_by_default(
     assert async_caught.value.permanent
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "defect (hook helper, saltant_provider/hooks/saltant.py SaltantHook.test_connection): a "
-        "TLS verification failure tells an Airflow user to pass verify='/path/ca.pem' (an SDK "
-        "argument) instead of naming the connection's ca_bundle / verify_ssl extras"
-    ),
-)
 def test_tls_failure_through_the_hook_names_the_connection_extra(
     tls_server: tuple[Any, Path], make_conn: Callable[..., str], airflow_db: Path
 ) -> None:
     from saltant_provider.hooks.saltant import SaltantHook
 
+    # Found as a defect (the hint named the SDK's verify=...); fixed in 747b381.
     server, _ = tls_server
     ok, text = SaltantHook(make_conn(server.url, server.token, timeout=5)).test_connection()
     assert not ok and "certificate" in text.lower()
