@@ -195,7 +195,6 @@ class SaltantCreateTaskOperator(BaseOperator):
         self.poll_interval = _seconds(poll_interval, "poll_interval", allow_none=False) or 5.0
         self.timeout = _seconds(timeout, "timeout", allow_none=True)
         self._saltant_uuid: str | None = None
-        self._waiting = False
         self._killed = False
         self._creating: tuple[Any, str, set[str]] | None = None
 
@@ -232,7 +231,6 @@ class SaltantCreateTaskOperator(BaseOperator):
             return self._finish(context, uuid, str(instance.state))
         if self.deferrable:
             self._defer(uuid, started)
-        self._waiting = True  # stays True if the wait is interrupted, so on_kill terminates
         try:
             state = self._wait(manager, uuid, started)
         except SaltantTaskTimeoutError:
@@ -240,7 +238,6 @@ class SaltantCreateTaskOperator(BaseOperator):
         except Exception:
             self._terminate_if_last_try(context, manager, uuid)
             raise
-        self._waiting = False
         return self._finish(context, uuid, state)
 
     def _resolve(self, hook: SaltantHook) -> tuple[int, int]:
