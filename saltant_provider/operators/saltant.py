@@ -134,6 +134,9 @@ class SaltantCreateTaskOperator(BaseOperator):
     :param poll_interval: seconds between two state checks.
     :param timeout: seconds to wait at most (default 7 days, like sensors); then the remote
         instance is terminated and the task fails. None waits without limit.
+    :param shared_polling: when deferred, share one poller with every other saltant wait of
+        the same connection and task kind in the triggerer (default); False polls this
+        instance on its own (one request per wait per poll).
 
     The return value (XCom) is the task instance uuid; the XCom ``state`` holds its final
     state and ``saltant_url`` its page in the saltant front end (the "saltant Task Instance"
@@ -172,10 +175,12 @@ class SaltantCreateTaskOperator(BaseOperator):
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poll_interval: float = 5.0,
         timeout: float | timedelta | None = DEFAULT_WAIT_TIMEOUT,
+        shared_polling: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.saltant_conn_id = saltant_conn_id
+        self.shared_polling = bool(shared_polling)
         # BaseOperator.task_type is a read-only property: keep saltant's under another name.
         self.saltant_task_type = _check_ref(task_type, "task_type")
         self.task_queue = _check_ref(task_queue, "task_queue")
@@ -368,6 +373,7 @@ class SaltantCreateTaskOperator(BaseOperator):
             task_kind=self.task_kind,
             poll_interval=self.poll_interval,
             deadline=None if remaining is None else time.time() + remaining,
+            shared_polling=self.shared_polling,
         )
         defer_timeout = None
         if remaining is not None:

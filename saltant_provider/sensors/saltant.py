@@ -42,6 +42,8 @@ class SaltantTaskSensor(BaseSensorOperator):
     :param task_kind: ``"executable"`` (default) or ``"container"``.
     :param deferrable: wait in the triggerer (deadline: the sensor ``timeout``); default
         Airflow's ``[operators] default_deferrable``.
+    :param shared_polling: when deferred, share one poller with the other saltant waits of the
+        same connection and task kind (default); False polls this instance on its own.
 
     ``poke_interval``, ``mode`` (poke or reschedule), ``timeout`` and ``soft_fail`` work as for
     every Airflow sensor.
@@ -57,9 +59,11 @@ class SaltantTaskSensor(BaseSensorOperator):
         saltant_conn_id: str = DEFAULT_CONN_ID,
         task_kind: str = "executable",
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        shared_polling: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.shared_polling = bool(shared_polling)
         if not isinstance(task_instance_uuid, str) and not hasattr(task_instance_uuid, "resolve"):
             raise ValueError(
                 f"task_instance_uuid must be a string (or a template), got {task_instance_uuid!r}"
@@ -117,6 +121,7 @@ class SaltantTaskSensor(BaseSensorOperator):
                 task_kind=self.task_kind,
                 poll_interval=float(self.poke_interval),
                 deadline=None if timeout is None else time.time() + timeout,
+                shared_polling=self.shared_polling,
             ),
             method_name="execute_complete",
             timeout=None

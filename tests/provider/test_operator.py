@@ -316,3 +316,18 @@ def test_error_event_on_last_try_terminates(live: SaltantHook) -> None:
         op().execute_complete(ctx(ti), event)
     live.instances().wait_until_finished(inst.uuid, refresh_period=0.2, timeout=15)
     assert str(live.instances().get(inst.uuid).state) == "terminated"
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_deferral_hands_shared_polling_to_the_trigger(shared: bool) -> None:
+    try:
+        from airflow.sdk.exceptions import TaskDeferred
+    except ImportError:  # Airflow 2
+        from airflow.exceptions import TaskDeferred  # type: ignore[no-redef]
+
+    o = op(deferrable=True, shared_polling=shared, poll_interval=2, timeout=60)
+    with pytest.raises(TaskDeferred) as deferred:
+        o._defer(UUID, started=0.0)
+    _, kwargs = deferred.value.trigger.serialize()
+    assert kwargs["shared_polling"] is shared
+    assert kwargs["task_instance_uuid"] == UUID and kwargs["poll_interval"] == 2

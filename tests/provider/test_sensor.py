@@ -70,3 +70,21 @@ def test_missing_uuid_says_what_to_check(
     with pytest.raises(SaltantTaskEventError, match="check the uuid") as info:
         sensor().poke({})  # type: ignore[arg-type]
     assert UUID in str(info.value) and "task_kind" in str(info.value)
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_deferral_hands_shared_polling_to_the_trigger(
+    shared: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    try:
+        from airflow.sdk.exceptions import TaskDeferred
+    except ImportError:  # Airflow 2
+        from airflow.exceptions import TaskDeferred  # type: ignore[no-redef]
+
+    s = sensor(deferrable=True, shared_polling=shared, poke_interval=3, timeout=30)
+    monkeypatch.setattr(s, "poke", lambda context: False)  # still running: the sensor defers
+    with pytest.raises(TaskDeferred) as deferred:
+        s.execute({})
+    _, kwargs = deferred.value.trigger.serialize()
+    assert kwargs["shared_polling"] is shared
+    assert kwargs["task_instance_uuid"] == UUID and kwargs["poll_interval"] == 3
