@@ -90,7 +90,7 @@ def _as_number(conn_id: str, name: str, value: Any, default: float, integer: boo
         number = int(str(value)) if integer else float(str(value))
     except ValueError:
         number = None
-    if number is None or isinstance(value, bool) or number < 1:
+    if number is None or isinstance(value, bool) or not 1 <= number < float("inf"):
         what = "a whole number >= 1" if integer else "a number of seconds >= 1"
         raise SaltantHookConfigError(
             f"saltant connection {conn_id!r}: extra {name!r} must be {what}, got {value!r}"
