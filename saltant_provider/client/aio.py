@@ -255,15 +255,7 @@ class AsyncClient:
     ) -> None:
         self.base_api_url = core.normalise_api_url(base_api_url)
         token = core.check_token(auth_token)
-        if (
-            isinstance(default_timeout, bool)
-            or not isinstance(default_timeout, (int, float))
-            or (not default_timeout > 0)
-        ):
-            raise core.InvalidRequestError(
-                f"default_timeout must be seconds > 0, got {default_timeout!r}"
-            )
-        self.default_timeout = float(default_timeout)
+        self.default_timeout = checks.check_request_timeout(default_timeout)
         self.retry_policy = core.RetryPolicy(max_tries, backoff_base, backoff_max, retry_after_max)
         self._transport = AsyncTransport(
             token, self.default_timeout, _ssl_verify(verify), self.retry_policy

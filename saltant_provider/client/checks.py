@@ -87,6 +87,16 @@ def _seconds(value: object) -> float | None:
     return float(value)
 
 
+def check_request_timeout(value: object) -> float:
+    """A per-request timeout: finite seconds > 0 (an infinite one would let a request hang)."""
+    seconds = _seconds(value)
+    if seconds is None or not math.isfinite(seconds) or seconds <= 0:
+        raise InvalidRequestError(
+            f"default_timeout must be a finite number of seconds > 0, got {value!r}"
+        )
+    return seconds
+
+
 def check_timing(refresh_period: object, timeout: object) -> tuple[float, float | None]:
     """Validate a wait's poll interval and optional timeout (seconds)."""
     period = _seconds(refresh_period)
