@@ -2,6 +2,7 @@
 
 ``deferrable=True`` on the operator and on the sensor hands the wait to SaltantTaskTrigger, which
 only polls; the create itself always happens on the worker. Needs a running triggerer.
+The ``downstream`` task is gated on both waits: it runs only when both jobs succeeded.
 Setup: see saltant_create_and_wait.py.
 """
 
@@ -11,9 +12,10 @@ import os
 from datetime import datetime
 
 try:
-    from airflow.sdk import DAG
+    from airflow.sdk import DAG, task
 except ImportError:  # Airflow 2.x
     from airflow import DAG
+    from airflow.decorators import task
 
 from saltant_provider.operators.saltant import SaltantCreateTaskOperator
 from saltant_provider.sensors.saltant import SaltantTaskSensor
@@ -52,4 +54,13 @@ with DAG(
         poke_interval=POLL_INTERVAL,
         timeout=600,
     )
-    create >> sense_deferred
+
+    @task(task_id="downstream")
+    def downstream(deferred_uuid: str, sensed_uuid: str) -> str:
+        """Gated on both waits: runs only once both saltant jobs ended successful."""
+        message = f"saltant jobs {deferred_uuid} and {sensed_uuid} succeeded"
+        print(message)
+        return message
+
+    gate = downstream(run_deferred.output, create.output)
+    create >> sense_deferred >> gate

@@ -29,3 +29,8 @@ def test_example_dag_succeeds(run_dag: Any, path: Any) -> None:
         assert sorted(result.tis) == ["echo_each[0]", "echo_each[1]", "echo_each[2]"]
         uuids = {result.xcom("echo_each", map_index=i) for i in range(3)}
         assert len(uuids) == 3
+    if path.stem == "saltant_deferrable":  # the downstream task is gated on both waits
+        assert result.ti_state("downstream") == "success"
+        assert result.xcom("downstream") == (
+            f"saltant jobs {result.xcom('run_deferred')} and {result.xcom('create')} succeeded"
+        )
