@@ -115,9 +115,11 @@ def _airflow_rows(dag: Any, run_id: str) -> list[list[str]]:
         ).all()
         for ti in sorted(tis, key=lambda t: t.start_date or never):
             task = dag.get_task(ti.task_id)
-            uuid = _return_value(dag.dag_id, run_id, ti.task_id, ti.map_index) or _watched_uuid(
-                ti, session
-            )
+            uuid = None
+            if type(task).__name__.startswith("Saltant"):  # other tasks return other things
+                uuid = _return_value(
+                    dag.dag_id, run_id, ti.task_id, ti.map_index
+                ) or _watched_uuid(ti, session)
             label = ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"
             rows.append(
                 [
