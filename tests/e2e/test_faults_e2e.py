@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from e2e.conftest import EXAMPLES, _load_module, instances_named
+from e2e.conftest import EXAMPLES
+from e2e.dag_runs import instances_named, load_module
 
 pytestmark = pytest.mark.e2e
 
@@ -19,7 +20,7 @@ def test_flaky_server_one_instance_per_task(
 
     server = saltant_server_factory(fault_rate=0.25, fault_kinds=("drop", "5xx"), fault_seed=11)
     client = Client(server.url, server.token, 10, test_if_authenticated=False, max_tries=8)
-    setup = _load_module(EXAMPLES / "saltant_demo_setup.py")
+    setup = load_module(EXAMPLES / "saltant_demo_setup.py")
     for _ in range(20):  # the setup itself goes through the faults; it is idempotent
         try:
             setup.ensure_demo_setup(client)

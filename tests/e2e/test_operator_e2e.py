@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from e2e.conftest import instances_named, wait_for_state
+from e2e.conftest import wait_for_state
+from e2e.dag_runs import instances_named
 
 pytestmark = pytest.mark.e2e
 

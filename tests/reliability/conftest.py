@@ -12,15 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import http.client
-import importlib.util
 import json
-import sys
 import textwrap
 import threading
 import time
 import uuid as uuidlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -28,6 +25,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from e2e.airflow_env import migrate_db, setup_airflow_env
+from e2e.dag_runs import DagResult, load_module, run_dag_test
 
 AIRFLOW_HOME = setup_airflow_env()
 REPO = Path(__file__).resolve().parents[2]
@@ -56,16 +54,6 @@ QUEUE = "airflow-demo"
 
 def unique(prefix: str) -> str:
     return f"{prefix}_{uuidlib.uuid4().hex[:8]}"
-
-
-def load_module(path: Path) -> Any:
-    name = f"saltant_rel_{path.stem}_{uuidlib.uuid4().hex[:8]}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def ensure_demo(client: Any) -> dict[str, int]:
@@ -130,45 +118,6 @@ def make_conn(monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
 
 
 # --------------------------------------------------------------------------- DAG runs
-@dataclass
-class DagResult:
-    dag_id: str
-    run_id: str
-    state: str
-    tis: dict[str, Any] = field(default_factory=dict)  # "task" or "task[i]" -> TI row
-    escaped: str | None = None  # an exception dag.test() let through (Airflow 2.11)
-    seconds: float = 0.0
-
-    def ti_state(self, key: str) -> str | None:
-        ti = self.tis[key]
-        return None if ti.state is None else str(getattr(ti.state, "value", ti.state))
-
-    def instance_name(self, task_id: str, map_index: int = -1) -> str:
-        return f"{self.dag_id}.{task_id}.{self.run_id}.{map_index}"
-
-    def xcom(self, task_id: str, key: str = "return_value", map_index: int = -1) -> Any:
-        return xcom_value(self.dag_id, self.run_id, task_id, key, map_index)
-
-
-def xcom_value(dag_id: str, run_id: str, task_id: str, key: str, map_index: int = -1) -> Any:
-    from airflow.utils.session import create_session
-
-    try:
-        from airflow.models.xcom import XComModel  # Airflow 3
-    except ImportError:  # Airflow 2
-        from airflow.models.xcom import XCom
-
-        return XCom.get_one(
-            run_id=run_id, key=key, task_id=task_id, dag_id=dag_id, map_index=map_index
-        )
-    with create_session() as session:
-        query = XComModel.get_many(
-            run_id=run_id, key=key, task_ids=task_id, dag_ids=dag_id, map_indexes=map_index
-        )
-        row = session.scalars(query).first()
-        return None if row is None else XComModel.deserialize_value(row)
-
-
 def all_xcom_values(dag_id: str) -> list[Any]:
     """Every XCom value stored for one DAG (as raw as the table keeps it)."""
     from airflow.utils.session import create_session
@@ -181,30 +130,6 @@ def all_xcom_values(dag_id: str) -> list[Any]:
     with create_session() as session:
         rows = session.scalars(select(Table).where(Table.dag_id == dag_id)).all()
         return [(row.key, row.value) for row in rows]
-
-
-def _collect(dag_id: str, run_id: str | None, state: Any) -> DagResult:
-    from airflow.models.dagrun import DagRun
-    from airflow.models.taskinstance import TaskInstance
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    with create_session() as session:
-        if run_id is None:
-            dr = session.scalars(
-                select(DagRun).where(DagRun.dag_id == dag_id).order_by(DagRun.id.desc())
-            ).first()
-            assert dr is not None, f"no run of {dag_id}"
-            run_id, state = dr.run_id, dr.state
-        result = DagResult(dag_id, run_id, str(getattr(state, "value", state)))
-        rows = session.scalars(
-            select(TaskInstance).where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id)
-        ).all()
-        for ti in rows:
-            key = ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"
-            session.expunge(ti)
-            result.tis[key] = ti
-    return result
 
 
 @pytest.fixture
@@ -228,37 +153,9 @@ def run_dag(airflow_db: Path) -> Callable[..., DagResult]:
         )
         target = dags / f"rel_{dag_id}.py"
         target.write_text(source)
-        module = load_module(target)
-        dag = module.dag
-        started = time.monotonic()
-        try:
-            dr = dag.test()
-        except BaseException as exc:
-            # Airflow 2.11's dag.test() lets AirflowTaskTimeout (a BaseException) escape.
-            if type(exc).__name__ != "AirflowTaskTimeout":
-                raise
-            result = _collect(dag_id, None, None)
-            result.escaped = type(exc).__name__
-        else:
-            result = _collect(dag_id, dr.run_id, dr.state)
-        result.seconds = time.monotonic() - started
-        return result
+        return run_dag_test(load_module(target).dag)
 
     return run
-
-
-def instances_named(client: Any, name: str) -> list[Any]:
-    return list(client.executable_task_instances.list({"name": name}))
-
-
-def wait_for_state(client: Any, uuid: str, states: set[str], timeout: float = 20.0) -> str:
-    """Poll until the instance reaches one of ``states`` (or ``timeout`` passes); its state."""
-    deadline = time.monotonic() + timeout
-    while True:
-        state = str(client.executable_task_instances.get(uuid).state)
-        if state in states or time.monotonic() > deadline:
-            return state
-        time.sleep(0.2)
 
 
 def server_counts(client: Any) -> dict[str, int]:

@@ -11,17 +11,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from e2e.dag_runs import DagResult, instances_named, wait_for_state
 
-from reliability.conftest import (
-    DagResult,
-    FakeTI,
-    Proxy,
-    first_event,
-    instances_named,
-    is_terminate,
-    unique,
-    wait_for_state,
-)
+from reliability.conftest import FakeTI, Proxy, first_event, is_terminate, unique
 
 pytestmark = pytest.mark.e2e
 

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from e2e.dag_runs import DagResult
 
-from reliability.conftest import DagResult, admin_client, ensure_demo
+from reliability.conftest import admin_client, ensure_demo
 
 pytestmark = pytest.mark.e2e
 

@@ -9,8 +9,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from e2e.dag_runs import DagResult, instances_named
 
-from reliability.conftest import CREATE_PATH, DagResult, Proxy, instances_named, is_create
+from reliability.conftest import CREATE_PATH, Proxy, is_create
 
 pytestmark = pytest.mark.e2e
 

@@ -10,18 +10,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from e2e.dag_runs import DagResult, instances_named, wait_for_state
 
-from reliability.conftest import (
-    CREATE_PATH,
-    DagResult,
-    FakeTI,
-    Proxy,
-    first_event,
-    instances_named,
-    is_create,
-    unique,
-    wait_for_state,
-)
+from reliability.conftest import CREATE_PATH, FakeTI, Proxy, first_event, is_create, unique
 
 pytestmark = pytest.mark.e2e
 

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from e2e.dag_runs import DagResult, instances_named
 
-from reliability.conftest import SECRET_TOKEN, DagResult, all_xcom_values, instances_named
+from reliability.conftest import SECRET_TOKEN, all_xcom_values
 
 pytestmark = pytest.mark.e2e
 

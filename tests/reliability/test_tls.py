@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from e2e.dag_runs import DagResult, instances_named
 
-from reliability.conftest import DagResult, admin_client, ensure_demo, instances_named
+from reliability.conftest import admin_client, ensure_demo
 
 pytestmark = pytest.mark.e2e
 
