@@ -19,7 +19,7 @@ def data(saltant_server: LocalSaltantServer) -> dict[str, Any]:
     """Instances with known names, states, users, types and queues."""
     api = Api(saltant_server.url, saltant_server.token)
     alice = Api(saltant_server.url, saltant_server.users["alice"])
-    tag = uuid.uuid4().hex[:8]
+    tag = "tag" + uuid.uuid4().hex[:8]  # has letters, so tag.upper() != tag
     ok = api.exec_type("true")
     bad = api.exec_type("false")
     q = api.queue_for(ok["id"], bad["id"])
